@@ -1,0 +1,3 @@
+from gbench.cli import main
+
+main()

@@ -1,0 +1,247 @@
+"""The `gbench` command line: parsing and printing only; the work happens in the library modules."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from gbench.errors import GbenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark graph learning models on standard tasks, with fixed seeds and honest statistics.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def parse_seeds(value: str | None) -> list[int] | None:
+    """'10' -> seeds 0..9; '0,3,7' -> those seeds; '5-9' -> 5..9."""
+    if value is None:
+        return None
+    try:
+        if "," in value:
+            return [int(v) for v in value.split(",") if v.strip()]
+        if "-" in value.strip("-"):
+            a, b = value.split("-")
+            return list(range(int(a), int(b) + 1))
+        n = int(value)
+    except ValueError:
+        raise GbenchError(f"--seeds '{value}': give a count (10), a list (0,3,7) or a range (5-9).") from None
+    if n < 1:
+        raise GbenchError(f"--seeds {value}: the number of seeds must be at least 1.")
+    return list(range(n))
+
+
+def command_line() -> str:
+    return "gbench " + shlex.join(sys.argv[1:])
+
+
+@app.command()
+def run(
+    suite: Annotated[Optional[str], typer.Option(help="Suite id or YAML path (default: 'default').")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated task ids or task YAML paths.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated baseline names or model YAML paths.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", help="A candidate: path/to/file.py:factory, package.module:factory or a model YAML (repeatable)."
+    )] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Number of seeds (0..N-1), a list or a range.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Results directory (records and leaderboards).")] = Path("results"),
+    data_root: Annotated[Optional[Path], typer.Option(
+        help="Folder of raw datasets (default: $GBENCH_DATA, else download into the cache).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="gbench's cache (default: $GBENCH_CACHE or "
+                                                            "~/.cache/gbench).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override: hidden=64, optim.lr=0.001, train.epochs=5 (repeatable; part of the job id).")] = None,
+    deterministic: Annotated[str, typer.Option(help="strict, warn, off or auto (strict on CPU, warn on CUDA).")
+                             ] = "auto",
+    offline: Annotated[bool, typer.Option(help="Never try to download (also GBENCH_OFFLINE=1).")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads per job (default: torch's).")] = None,
+) -> None:
+    """Run tasks x models x seeds, write one record per job, then the leaderboard."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gbench.data.staging import DataContext
+    from gbench.execute import plan_sweep, run_sweep
+    from gbench.jobs import RunOptions
+    from gbench.repro import resolve_determinism, resolve_device
+    from gbench.results import ResultStore
+    from gbench.specs import candidate_spec, load_suite, load_task, parse_assignments
+
+    if suite and tasks:
+        raise GbenchError("give either --suite or --tasks, not both.")
+    seed_list = parse_seeds(seeds)
+    candidates = [candidate_spec(m) for m in (model or [])]
+    if tasks:
+        task_specs = [load_task(t) for t in _split_list(tasks)]
+        model_refs = _split_list(models)
+        if not model_refs and not candidates:
+            from gbench.specs import model_names
+
+            model_refs = sorted({n for t in task_specs for n in model_names(t.level)})
+    else:
+        suite_spec = load_suite(suite or "default")
+        task_specs = [load_task(t) for t in suite_spec.tasks]
+        model_refs = _split_list(models) or ([] if candidates and not models else suite_spec.models)
+        if seed_list is None and suite_spec.seeds:
+            seed_list = list(range(suite_spec.seeds))
+    plan = plan_sweep(task_specs, model_refs, candidates, seed_list, parse_assignments(set_ or []))
+    dev = resolve_device(device)
+    ctx = DataContext.from_env(data_root, cache_dir, offline=True if offline else None)
+    if threads is not None and threads < 1:
+        raise GbenchError(f"--threads {threads}: give at least 1.")
+    opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev), data=ctx,
+                      command=command_line(), threads=threads)
+    store = ResultStore(out)
+    if plan.skipped_models:
+        console.print(f"[dim]no implementation at that level, skipped: {', '.join(plan.skipped_models)}[/dim]")
+    console.print(f"{len(plan.jobs)} jobs on {dev} (determinism {opts.deterministic}) -> {out}/")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        bar = progress.add_task("running", total=len(plan.jobs))
+
+        def on_progress(job, record) -> None:
+            state = "cached" if record is None else record.status
+            progress.update(bar, advance=1, description=f"{job.label}: {state}")
+
+        summary = run_sweep(plan.jobs, opts, store, on_progress=on_progress)
+    _finish_leaderboard(store, out, opts.command)
+    console.print(f"ran {summary.ran}, already done {summary.skipped_done}, failed {len(summary.failures)}")
+    if summary.failures:
+        for rec in summary.failures:
+            first = (rec.error or "").strip().splitlines()[0] if rec.error else ""
+            err_console.print(f"[red]{rec.status}[/red] {rec.task} / {rec.model} / seed {rec.seed}: {first}")
+        raise typer.Exit(1)
+
+
+def _finish_leaderboard(store, out: Path, command: str) -> None:
+    from gbench.report import print_leaderboard, write_leaderboard
+    from gbench.results import aggregate
+
+    records, problems = store.load()
+    for p in problems:
+        err_console.print(f"[yellow]warning[/yellow]: excluded damaged record: {p}")
+    frame = aggregate(records)
+    print_leaderboard(frame, console)
+    paths = write_leaderboard(frame, out, command)
+    console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+@app.command("list")
+def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) -> None:
+    """List the catalog: tasks, models or suites."""
+    from rich.table import Table
+
+    from gbench import specs
+
+    table = Table(show_lines=False)
+
+    def add_columns(*names: str) -> None:
+        for col in names:
+            last = col == "description"
+            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if last else None)
+
+    if what == "tasks":
+        add_columns("id", "level", "v", "dataset", "metric", "description")
+        for tid in specs.task_ids():
+            t = specs.load_task(tid)
+            table.add_row(t.id, t.level + (f" ({t.family})" if t.family else ""), str(t.version),
+                          f"{t.dataset.source}:{t.dataset.name or ''}", t.metric.name, t.description.split(". ")[0])
+    elif what == "models":
+        add_columns("name", "level", "implementation", "description")
+        for level, name, path in specs.model_entries():
+            m = specs.load_model_file(path)
+            table.add_row(name, level, m.implementation, m.description.split(". ")[0])
+    elif what == "suites":
+        add_columns("id", "tasks", "models", "seeds", "description")
+        for sid in specs.suite_ids():
+            s = specs.load_suite(sid)
+            table.add_row(s.id, ", ".join(s.tasks), ", ".join(s.models), str(s.seeds or "task"), s.description)
+    else:
+        raise GbenchError(f"gbench list '{what}': choose tasks, models or suites.")
+    console.print(table)
+
+
+@app.command()
+def show(task: Annotated[str, typer.Argument(help="Task id or task YAML path.")]) -> None:
+    """Show a task's resolved spec and its reference numbers."""
+    import yaml
+
+    from gbench.specs import load_task, task_path
+
+    spec = load_task(task)
+    where = task if task.endswith((".yaml", ".yml")) else task_path(spec.id)
+    console.print(f"[bold]{spec.id}[/bold] v{spec.version} ({where})")
+    body = spec.model_dump(mode="json", exclude={"reference"})
+    console.print(yaml.safe_dump(body, sort_keys=False, width=10_000, allow_unicode=True).rstrip(), markup=False,
+                  soft_wrap=True)
+    if spec.reference:
+        console.print("[bold]reference numbers[/bold]")
+        for name, ref in spec.reference.items():
+            std = f" ± {ref.std}" if ref.std is not None else ""
+            console.print(f"  {name}: {ref.value}{std}  ({ref.source})" + (f" {ref.note}" if ref.note else ""),
+                          markup=False, soft_wrap=True)
+
+
+@app.command("check-model")
+def check_model_cmd(
+    implementation: Annotated[str, typer.Argument(help="path/to/file.py:factory or package.module:factory")],
+    level: Annotated[str, typer.Option(help="Task level to check against.")] = "node",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Hyperparameter, e.g. hidden=32.")] = None,
+) -> None:
+    """Run the model contract on a tiny generated task and say what is wrong, before a long run."""
+    from gbench.models.check import check_model
+    from gbench.specs import parse_assignments
+
+    from rich.markup import escape
+
+    checks = check_model(implementation, level, parse_assignments(set_ or [])["hparams"])
+    for c in checks:
+        mark = "[green]ok[/green]  " if c.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {escape(c.name)}: {escape(c.message)}", highlight=False)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        err_console.print(f"{len(failed)} check(s) failed: the model does not follow the {level}-level contract.")
+        raise typer.Exit(1)
+    console.print(f"the model follows the {level}-level contract.")
+
+
+def main() -> None:
+    import warnings
+
+    # PyG's import-time use of torch.jit.script warns on torch >= 2.10; it is noise to a gbench user.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+    try:
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except GbenchError as e:
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Data root and cache: raw inputs are copied from the (possibly read-only) data root into gbench's own cache, and
+loaders only ever read and write inside the cache.
+
+The data root is `--data-root`, else `GBENCH_DATA`; with neither, the loaders download straight into the cache
+(`GBENCH_CACHE`, else `~/.cache/gbench`), which then serves as the data root.
+`GBENCH_OFFLINE=1` forbids any download attempt; a missing dataset then fails at once with the files it expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gbench.errors import DatasetUnavailable
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("GBENCH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gbench"
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Where raw inputs come from (`data_root`, never written) and where gbench works (`cache_dir`)."""
+
+    data_root: Path | None
+    cache_dir: Path
+    offline: bool = False
+
+    @classmethod
+    def from_env(cls, data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+                 offline: bool | None = None) -> DataContext:
+        root = data_root if data_root is not None else os.environ.get("GBENCH_DATA")
+        if offline is None:
+            offline = os.environ.get("GBENCH_OFFLINE", "").lower() in ("1", "true", "yes")
+        root_path = Path(root).expanduser().resolve() if root else None
+        if root_path is not None and not root_path.is_dir():
+            from gbench.errors import GbenchError
+
+            raise GbenchError(f"data root {root_path} (from --data-root or GBENCH_DATA) is not a directory; "
+                              "point it at a folder holding raw datasets, or unset it to download into the cache.")
+        cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        return cls(data_root=root_path, cache_dir=cache.resolve(), offline=offline)
+
+    def describe_root(self) -> str:
+        return str(self.data_root) if self.data_root else "(no data root: set --data-root or GBENCH_DATA)"
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on a cache folder, so two processes never build the same processed files at once."""
+    import fcntl
+
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def copy_raw_files(src_dir: Path | None, dst_dir: Path, names: Iterable[str]) -> list[str]:
+    """Copy the named files from `src_dir` into `dst_dir` where present; return the names still missing."""
+    missing = []
+    for name in names:
+        dst = dst_dir / name
+        if dst.exists():
+            continue
+        src = src_dir / name if src_dir is not None else None
+        if src is not None and src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + f".part-{os.getpid()}")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        else:
+            missing.append(name)
+    return missing
+
+
+def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("processed",)) -> None:
+    """Mirror a raw dataset folder into the cache (files only, skipping processed outputs)."""
+    for src in sorted(src_dir.rglob("*")):
+        rel = src.relative_to(src_dir)
+        if rel.parts and rel.parts[0] in skip or not src.is_file():
+            continue
+        copy_raw_files(src.parent, dst_dir / rel.parent, [src.name])
+
+
+def unavailable(what: str, expected: Iterable[Path | str], ctx: DataContext, cause: BaseException | None = None,
+                hint: str = "") -> DatasetUnavailable:
+    files = ", ".join(str(p) for p in expected)
+    why = f" and the download failed ({type(cause).__name__}: {cause})" if cause else " and downloads are off"
+    return DatasetUnavailable(
+        f"{what}: raw files not found under the data root {ctx.describe_root()}{why}; expected {files}. "
+        f"Place them there (or point --data-root / GBENCH_DATA at a copy){hint}.")
+
+
+def staged_pyg_dataset(cls: type, ctx: DataContext, root_name: str, **kwargs: Any):
+    """Instantiate a PyG dataset class on a cache folder whose raw files are staged from the data root.
+
+    `root_name` is the folder under the data root (and the cache) that the class takes as `root`, e.g.
+    'Planetoid' for `Planetoid(root=.../Planetoid, name='Cora')`. The class's own `download()` runs only when the
+    data root lacks a raw file and downloads are allowed; its failure becomes one clear error.
+    """
+    cache_root = ctx.cache_dir / "datasets" / root_name
+    data_root = ctx.data_root / root_name if ctx.data_root else None
+
+    class Staged(cls):  # type: ignore[misc, valid-type]
+        def download(self) -> None:
+            from torch_geometric.data.dataset import to_list
+
+            rel = Path(self.raw_dir).relative_to(cache_root)
+            names = to_list(self.raw_file_names)
+            missing = copy_raw_files(data_root / rel if data_root else None, Path(self.raw_dir), names)
+            if not missing:
+                return
+            expected = [(data_root or Path("<data root>") / root_name) / rel / m for m in missing]
+            if ctx.offline:
+                raise unavailable(f"{cls.__name__}({kwargs.get('name', '')})", expected, ctx)
+            try:
+                super().download()
+            except Exception as e:  # network errors come in many types; all mean the same to the user
+                raise unavailable(f"{cls.__name__}({kwargs.get('name', '')})", expected, ctx, e) from e
+
+    Staged.__name__ = cls.__name__
+    Staged.__qualname__ = cls.__qualname__
+    return Staged(root=str(cache_root), **kwargs)

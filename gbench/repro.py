@@ -1,0 +1,155 @@
+"""Seeding, determinism settings and the environment fingerprint every record carries."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+DeterminismMode = Literal["strict", "warn", "off"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all CUDA devices included)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def resolve_determinism(mode: str | None, device: str) -> DeterminismMode:
+    """Default: strict on CPU, warn on CUDA (several scatter kernels have no deterministic CUDA version)."""
+    if mode in (None, "auto"):
+        return "warn" if device.startswith("cuda") else "strict"
+    if mode not in ("strict", "warn", "off"):
+        from gbench.errors import GbenchError
+
+        raise GbenchError(f"--deterministic '{mode}' is not one of strict, warn, off.")
+    return mode  # type: ignore[return-value]
+
+
+def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
+    """Apply the settings for `mode` and return them as recorded in the run record."""
+    import torch
+
+    if mode != "off":
+        # cuBLAS needs a fixed workspace to be deterministic; must be set before the first cuBLAS call.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(mode != "off", warn_only=(mode == "warn"))
+    torch.backends.cudnn.deterministic = mode != "off"
+    torch.backends.cudnn.benchmark = False
+    return {
+        "mode": mode,
+        "use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "torch_num_threads": torch.get_num_threads(),
+    }
+
+
+class NondeterminismLog:
+    """Collects the warnings torch raises for non-deterministic operations under `warn` mode."""
+
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+        self._ctx = warnings.catch_warnings(record=True)
+        self._caught: list[warnings.WarningMessage] = []
+
+    def __enter__(self) -> NondeterminismLog:
+        self._caught = self._ctx.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._ctx.__exit__(*exc)
+        seen: list[str] = []
+        for w in self._caught:
+            text = str(w.message)
+            if "does not have a deterministic implementation" in text:
+                op = text.split(" does not have")[0].strip()
+                if op not in seen:
+                    seen.append(op)
+            else:  # re-emit everything else so it is not swallowed
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.ops = seen
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> `cuda:0` when CUDA is available, else `cpu`; a named CUDA device must exist."""
+    import torch
+
+    from gbench.errors import GbenchError
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise GbenchError(f"--device {device}: CUDA is not available on this machine; use --device cpu or auto.")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise GbenchError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here.")
+        return f"cuda:{index}"
+    raise GbenchError(f"--device '{device}' is not one of auto, cpu, cuda, cuda:N.")
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _version(module: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def environment(device: str) -> dict[str, Any]:
+    """Versions and hardware behind a record; enough to tell two environments apart."""
+    import torch
+
+    import gbench
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_geometric": _version("torch_geometric"),
+        "ogb": _version("ogb"),
+        "numpy": np.__version__,
+        "scikit-learn": _version("scikit-learn"),
+        "gbench": gbench.__version__,
+        "git_commit": git_commit(),
+        "cuda": torch.version.cuda,
+    }
+    if device.startswith("cuda"):
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return env

@@ -1,0 +1,112 @@
+"""The epoch loop every level's runner shares: train, evaluate every `eval_every` epochs, keep the evaluation of
+the best validation epoch, stop after `patience` evaluations without improvement.
+
+The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger; no
+model state is copied, so selection costs nothing. Ties keep the earlier epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(f"training loss became {loss} at epoch {epoch}")
+        self.epoch, self.loss = epoch, loss
+
+
+@dataclass
+class Evaluation:
+    """Metrics per split ('train', 'val', 'test', or scale splits), plus the validation loss where defined."""
+
+    metrics: dict[str, dict[str, float]]
+    val_loss: float | None = None
+
+
+@dataclass
+class LoopResult:
+    best: Evaluation | None
+    selected_epoch: int | None
+    epochs_run: int
+    train_s: float
+    eval_s: float
+    history: list[tuple[int, float | None, float | None]] = field(default_factory=list)  # (epoch, val, val_loss)
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(torch.device(device))
+
+
+def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation], *, epochs: int,
+        patience: int | None, eval_every: int, monitor: str, metric: str, higher_is_better: bool,
+        device: str) -> LoopResult:
+    """Run the loop. `train_epoch(epoch) -> mean training loss`; `evaluate() -> Evaluation`.
+
+    `monitor` is 'val_metric' (the task metric on the validation split), 'val_loss' (lower is better) or
+    'val_loss_and_metric' (patience resets when either improves; an epoch is selected when both are at their best).
+    Times are wall-clock seconds with CUDA synchronised at each boundary.
+    """
+    best: Evaluation | None = None
+    best_score: float | None = None
+    best_val: float | None = None  # running best of each quantity, for val_loss_and_metric
+    best_loss: float | None = None
+    selected = None
+    since_best = 0
+    train_s = eval_s = 0.0
+    history: list[tuple[int, float | None, float | None]] = []
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        synchronize(device)
+        t0 = time.perf_counter()
+        loss = train_epoch(epoch)
+        synchronize(device)
+        train_s += time.perf_counter() - t0
+        if not math.isfinite(loss):
+            raise Diverged(epoch, loss)
+        if epoch % eval_every and epoch != epochs:
+            continue
+        t0 = time.perf_counter()
+        ev = evaluate()
+        synchronize(device)
+        eval_s += time.perf_counter() - t0
+        val = ev.metrics.get("val", {}).get(metric)
+        history.append((epoch, val, ev.val_loss))
+        if monitor in ("val_loss", "val_loss_and_metric") and ev.val_loss is None:
+            raise ValueError(f"monitor '{monitor}' needs the runner to report a validation loss")
+        if monitor in ("val_metric", "val_loss_and_metric") and val is None:
+            raise ValueError(f"validation metric '{metric}' missing from evaluation")
+        if monitor == "val_loss_and_metric":
+            # Ties count as improvements, as in the reference code (>= and <=).
+            val_ok = best_val is None or (val >= best_val if higher_is_better else val <= best_val)
+            loss_ok = best_loss is None or ev.val_loss <= best_loss
+            if val_ok and loss_ok:
+                best, selected = ev, epoch
+            if val_ok or loss_ok:
+                since_best = 0
+                best_val = val if val_ok else best_val
+                best_loss = ev.val_loss if loss_ok else best_loss
+            else:
+                since_best += 1
+        else:
+            if monitor == "val_loss":
+                score, better = ev.val_loss, (best_score is None or ev.val_loss < best_score)
+            else:
+                score = val
+                better = best_score is None or (val > best_score if higher_is_better else val < best_score)
+            if better:
+                best, best_score, selected, since_best = ev, score, epoch, 0
+            else:
+                since_best += 1
+        if patience is not None and since_best >= patience:
+            break
+    return LoopResult(best=best, selected_epoch=selected, epochs_run=epoch, train_s=train_s, eval_s=eval_s,
+                      history=history)

@@ -1,0 +1,62 @@
+"""Shared fixtures. Tests run offline against ../shared/data (or $GBENCH_DATA), with a throwaway cache."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GBENCH_DATA") or REPO.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "Planetoid" / "Cora" / "raw").is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (set GBENCH_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gbench-cache")
+
+
+@pytest.fixture(autouse=True)
+def _offline_env(monkeypatch, session_cache):
+    """Every test is offline and uses one session-wide cache unless it sets its own."""
+    monkeypatch.setenv("GBENCH_OFFLINE", "1")
+    monkeypatch.setenv("GBENCH_CACHE", str(session_cache))
+    monkeypatch.delenv("GBENCH_DATA", raising=False)
+    from gbench.data import clear_memory_cache
+
+    clear_memory_cache()
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `gbench ARGS...` in-process, the way the console script does, and capture what it prints."""
+    from gbench import cli as cli_module
+
+    def invoke(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["gbench", *map(str, args)])
+        monkeypatch.setenv("COLUMNS", "200")
+        code = 0
+        try:
+            cli_module.main()
+        except SystemExit as e:
+            code = int(e.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke

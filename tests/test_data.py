@@ -1,0 +1,136 @@
+"""Data: real datasets load offline from the data root through their own loaders, the root is never written,
+missing files are named, generated graphs are pure functions of their parameters."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from gbench.data import load_task_data
+from gbench.data.staging import DataContext
+from gbench.data.synthetic import generate_sbm
+from gbench.errors import DatasetUnavailable
+from gbench.specs import load_task
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, float]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime) for p in root.rglob("*")}
+
+
+def test_cora_offline_from_read_only_root(shared_data, tmp_path):
+    # A read-only copy of the raw files: gbench must copy them into its cache and never write beside them.
+    root = tmp_path / "root"
+    shutil.copytree(shared_data / "Planetoid" / "Cora", root / "Planetoid" / "Cora")
+    for p in root.rglob("*"):
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    root.chmod(0o555)
+    before = snapshot(root)
+    ctx = DataContext.from_env(root, tmp_path / "cache", offline=True)
+    td = load_task_data(load_task("cora"), ctx)
+    assert snapshot(root) == before
+    assert not (root / "Planetoid" / "Cora" / "processed").exists()
+    assert (tmp_path / "cache" / "datasets" / "Planetoid" / "Cora" / "raw" / "ind.cora.x").is_file()
+    data = td.data
+    assert (data.num_nodes, data.edge_index.size(1), data.x.size(1), td.num_classes) == (2708, 10556, 1433, 7)
+    split = td.splits[0]
+    assert (len(split.train), len(split.val), len(split.test)) == (140, 500, 1000)
+    assert torch.allclose(data.x.sum(1)[data.x.sum(1) > 0], torch.ones(1))  # row-normalised, as the spec says
+    root.chmod(0o755)
+
+
+def test_shared_root_untouched_after_loading(shared_data, tmp_path):
+    before = snapshot(shared_data / "Planetoid")
+    load_task_data(load_task("citeseer"), DataContext.from_env(shared_data, tmp_path, offline=True))
+    assert snapshot(shared_data / "Planetoid") == before
+
+
+def test_missing_dataset_offline_names_files_and_root(tmp_path):
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    ctx = DataContext.from_env(empty, tmp_path / "cache", offline=True)
+    with pytest.raises(DatasetUnavailable) as err:
+        load_task_data(load_task("pubmed"), ctx)
+    message = str(err.value)
+    assert str(empty) in message and "ind.pubmed.x" in message and "Planetoid/PubMed/raw" in message
+    with pytest.raises(DatasetUnavailable, match=r"ogbn_arxiv"):
+        load_task_data(load_task("ogbn-arxiv"), ctx)
+
+
+def test_missing_dataset_recorded_as_failed_job_with_the_reason(cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("run", "--tasks", "pubmed", "--models", "logreg", "--seeds", "1", "--data-root", empty,
+                 "--out", tmp_path / "out")
+    assert result.code == 1 and "ind.pubmed" in result.err
+
+
+def test_user_task_yaml_uses_any_pyg_dataset_class(shared_data, tmp_path, cli):
+    """A user adds a dataset with a YAML file and no code: any torch_geometric.datasets class by name."""
+    spec = {
+        "id": "my-cora", "version": 1, "level": "node", "description": "Cora via the generic PyG source",
+        "dataset": {"source": "pyg-node", "name": "Planetoid",
+                    "params": {"root": "Planetoid", "kwargs": {"name": "Cora"}}},
+        "split": {"kind": "public"}, "target": "multiclass",
+        "metric": {"name": "accuracy", "higher_is_better": True},
+        "protocol": {"seeds": 1, "epochs": 3, "optim": {"lr": 0.01}},
+    }
+    path = tmp_path / "my-cora.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    td = load_task_data(load_task(str(path)), DataContext.from_env(shared_data, tmp_path / "c", offline=True))
+    assert td.data.num_nodes == 2708 and len(td.splits[0].train) == 140
+    result = cli("run", "--tasks", path, "--models", "logreg", "--data-root", shared_data, "--out", tmp_path / "o")
+    assert result.code == 0, result
+    assert "my-cora" in (tmp_path / "o" / "leaderboard.csv").read_text()
+
+
+@pytest.mark.parametrize("task, nodes, splits, classes", [
+    ("chameleon-filtered", 890, 10, 5), ("squirrel-filtered", 2223, 10, 5), ("minesweeper", 10000, 10, 2),
+    ("cornell", 183, 10, 5),
+])
+def test_heterophily_tasks_have_their_official_splits(shared_data, tmp_path, task, nodes, splits, classes):
+    td = load_task_data(load_task(task), DataContext.from_env(shared_data, tmp_path, offline=True))
+    assert td.data.num_nodes == nodes and len(td.splits) == splits and td.num_classes == classes
+    # Undirected: every edge appears in both directions.
+    ei = td.data.edge_index
+    pairs = set(map(tuple, ei.t().tolist()))
+    assert all((b, a) in pairs for a, b in list(pairs)[:500])
+    for s in td.splits:
+        parts = [set(s.train.tolist()), set(s.val.tolist()), set(s.test.tolist())]
+        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+
+def test_sbm_is_a_pure_function_of_its_parameters():
+    kw = dict(num_nodes=500, num_classes=3, avg_degree=6.0, homophily=0.8, degree_exponent=2.5, feature_dim=4,
+              feature_signal=1.0, seed=7)
+    a, b = generate_sbm(**kw), generate_sbm(**kw)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = generate_sbm(**{**kw, "seed": 8})
+    assert not torch.equal(a["edge_index"], c["edge_index"])
+    row, col = a["edge_index"]
+    homophily = (a["y"][row] == a["y"][col]).float().mean().item()
+    assert 0.7 < homophily < 0.9
+    assert (row != col).all()  # no self-loops
+    # Undirected and coalesced.
+    assert a["edge_index"].size(1) == torch.unique(a["edge_index"], dim=1).size(1)
+    assert torch.equal(torch.sort(row * 500 + col).values, torch.sort(col * 500 + row).values)
+
+
+def test_generated_task_is_cached_by_content_hash(tmp_path):
+    ctx = DataContext.from_env(None, tmp_path, offline=True)
+    td = load_task_data(load_task("sbm-node"), ctx)
+    files = list((tmp_path / "generated").glob("sbm-*.pt"))
+    assert len(files) == 1
+    from gbench.data import clear_memory_cache
+
+    clear_memory_cache()
+    mtime = files[0].stat().st_mtime_ns
+    again = load_task_data(load_task("sbm-node"), ctx)
+    assert files[0].stat().st_mtime_ns == mtime
+    assert torch.equal(td.data.x, again.data.x) and torch.equal(td.data.edge_index, again.data.edge_index)
+    assert abs(td.info["edge_homophily"] - 0.7) < 0.05
