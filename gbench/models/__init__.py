@@ -1,0 +1,1 @@
+"""Baseline models, written against the public model contract (gbench.models.contract)."""

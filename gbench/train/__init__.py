@@ -1,0 +1,1 @@
+"""One runner per level over the shared epoch loop (gbench.train.loop)."""
