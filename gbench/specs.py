@@ -138,6 +138,7 @@ class ModelOverride(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     optim: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
+    transforms: list[str] | None = None
     source: str | None = None
 
 
@@ -149,6 +150,8 @@ class ModelSpec(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     optim: OptimSpec | None = None
     train: TrainSpec = Field(default_factory=TrainSpec)
+    transforms: list[str] = Field(default_factory=list, description="input transforms the model needs, e.g. "
+                                  "lap_pe:16 (gbench.data.transforms.TRANSFORMS)")
     sources: dict[str, str] = Field(default_factory=dict, description="hyperparameter or group -> where it comes from")
     overrides: dict[str, ModelOverride] = Field(default_factory=dict, description="task id -> overrides")
     requires: list[str] = Field(default_factory=list, description="pip extras this model needs")
@@ -185,12 +188,15 @@ class ResolvedModel(_Strict):
     hparams: dict[str, Any]
     optim: OptimSpec
     train: TrainSpec
+    transforms: list[str] = Field(default_factory=list)
     candidate: bool
     code_hash: str | None = Field(default=None, description="sha256 of a candidate's source file")
     sources: dict[str, str] = Field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"sources"})
+        # Fields added after records existed are left out while they hold their default, so ids stay stable.
+        exclude = {"sources"} | ({"transforms"} if not self.transforms else set())
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -429,8 +435,10 @@ def resolve_model(spec: ModelSpec, task: TaskSpec, cli: dict[str, dict[str, Any]
         from gbench.models.contract import implementation_fingerprint
 
         code_hash = implementation_fingerprint(spec.implementation)
+    transforms = override.transforms if override.transforms is not None else spec.transforms
     return ResolvedModel(name=spec.name, implementation=spec.implementation, hparams=hparams, optim=optim,
-                         train=train, candidate=spec.candidate, code_hash=code_hash, sources=sources)
+                         train=train, transforms=list(transforms), candidate=spec.candidate, code_hash=code_hash,
+                         sources=sources)
 
 
 def stable_hash(obj: Any) -> str:

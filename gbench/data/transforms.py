@@ -1,0 +1,132 @@
+"""Input transforms a model asks for in its spec (`transforms: [lap_pe:16]`), computed once per dataset.
+
+A transform adds attributes to every graph (e.g. `lap_pe` [n, k]) and facts to `TaskInfo.extras` (e.g.
+`{'lap_pe': 16}`), so the factory knows their width. They are part of the model spec, hence of the job identity.
+Registry entries are lazy `module:function` strings; a function is `fn(graphs, args, ctx, key) -> (graphs, extras)`
+where `args` are the ':'-separated words after the name and `key` identifies the dataset for caching.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from gbench.errors import SpecError
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+    from gbench.data.staging import DataContext
+
+TRANSFORMS: dict[str, str] = {
+    "lap_pe": "gbench.data.transforms:laplacian_pe",
+    "rw_pe": "gbench.data.transforms:random_walk_pe",
+    "degree_onehot": "gbench.data.transforms:degree_onehot",
+}
+
+_cache: dict[tuple[str, str], tuple[list, dict]] = {}
+_lock = threading.Lock()
+
+
+def register_transform(name: str, target: str) -> None:
+    TRANSFORMS[name] = target
+
+
+def parse(spec: str) -> tuple[str, list[str]]:
+    name, *args = spec.split(":")
+    if name not in TRANSFORMS:
+        raise SpecError(f"transform '{spec}' is not known; known transforms: {', '.join(sorted(TRANSFORMS))} "
+                        "(e.g. lap_pe:16, rw_pe:16).")
+    return name, args
+
+
+def apply_transforms(graphs: list[Data], specs: list[str], ctx: DataContext | None, key: str
+                     ) -> tuple[list[Data], dict[str, Any]]:
+    """Apply the transforms in order; results are cached per (dataset key, transform list) in this process."""
+    extras: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        name, args = parse(spec)
+        cache_key = (key, "|".join(specs[: i + 1]))
+        with _lock:
+            hit = _cache.get(cache_key)
+        if hit is None:
+            module, attr = TRANSFORMS[name].split(":")
+            fn = getattr(importlib.import_module(module), attr)
+            hit = fn(graphs, args, ctx, f"{key}|{'|'.join(specs[: i + 1])}")
+            with _lock:
+                _cache[cache_key] = hit
+        graphs, more = hit
+        extras.update(more)
+    return graphs, extras
+
+
+def _int_arg(args: list[str], default: int, what: str) -> int:
+    if not args:
+        return default
+    try:
+        value = int(args[0])
+    except ValueError:
+        raise SpecError(f"transform {what}:{args[0]}: the argument must be an integer.") from None
+    if value < 1:
+        raise SpecError(f"transform {what}:{value}: the argument must be at least 1.")
+    return value
+
+
+def _copy_with(data: Data, **attrs: torch.Tensor) -> Data:
+    out = data.clone()
+    for k, v in attrs.items():
+        setattr(out, k, v)
+    return out
+
+
+def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
+    """The k eigenvectors of L = I - D^-1/2 A D^-1/2 after the first (ascending eigenvalues), [num_nodes, k],
+    zero-padded when the graph has fewer than k+1 nodes. Signs are fixed (largest-magnitude entry positive) so the
+    result is deterministic; models flip signs at random in training, as is standard for LapPE."""
+    a = np.zeros((num_nodes, num_nodes))
+    if edge_index.numel():
+        ei = edge_index.numpy()
+        a[ei[0], ei[1]] = 1.0
+        a[ei[1], ei[0]] = 1.0
+    np.fill_diagonal(a, 0.0)
+    deg = a.sum(1)
+    inv = np.where(deg > 0, deg ** -0.5, 0.0)
+    lap = np.eye(num_nodes) - inv[:, None] * a * inv[None, :]
+    _, vecs = np.linalg.eigh(lap)
+    vecs = vecs[:, 1: k + 1]
+    idx = np.abs(vecs).argmax(0)
+    vecs = vecs * np.sign(vecs[idx, np.arange(vecs.shape[1])])[None, :]
+    out = np.zeros((num_nodes, k), dtype=np.float32)
+    out[:, : vecs.shape[1]] = vecs
+    return torch.from_numpy(out)
+
+
+def laplacian_pe(graphs, args, ctx, key):
+    k = _int_arg(args, 16, "lap_pe")
+    return [_copy_with(g, lap_pe=laplacian_eigvecs(g.edge_index, g.num_nodes, k)) for g in graphs], {"lap_pe": k}
+
+
+def random_walk_pe(graphs, args, ctx, key):
+    """Landing probabilities of a random walk returning to its start after 1..k steps (Dwivedi et al., 2022),
+    via PyG's `AddRandomWalkPE`."""
+    from torch_geometric.transforms import AddRandomWalkPE
+
+    k = _int_arg(args, 16, "rw_pe")
+    t = AddRandomWalkPE(walk_length=k, attr_name="rw_pe")
+    return [t(g.clone()) for g in graphs], {"rw_pe": k}
+
+
+def degree_onehot(graphs, args, ctx, key):
+    """x := one-hot node degree, clipped at `max` (default 100, as GraphAbstract), replacing any features."""
+    from torch_geometric.utils import degree
+
+    m = _int_arg(args, 100, "degree_onehot")
+    out = []
+    for g in graphs:
+        deg = degree(g.edge_index[0], g.num_nodes, dtype=torch.long).clamp(max=m)
+        out.append(_copy_with(g, x=torch.nn.functional.one_hot(deg, m + 1).float()))
+    return out, {"degree_onehot": m}

@@ -1,0 +1,167 @@
+"""Graph-level runner: mini-batches of whole graphs, one or more evaluation splits (scale splits included), and
+k-fold protocols where one job runs every fold and records each fold's metrics.
+
+Labels never enter a batch: batches are collated from label-free copies of the graphs and the labels are indexed
+separately. Every split but 'train' is evaluated at each evaluation step; the selected epoch is the best by the
+task's monitor, as for every level.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from gbench.data import load_task_data
+from gbench.data.graphs import GraphTaskData, strip_labels
+from gbench.data.transforms import apply_transforms
+from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
+from gbench.specs import stable_hash
+from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer, out_dim, task_metrics,
+                               train_settings)
+from gbench.train.loop import Evaluation, fit
+
+if TYPE_CHECKING:
+    from gbench.jobs import Job, RunOptions
+
+DEFAULT_BATCH_SIZE = 128
+
+
+def graph_task_info(td: GraphTaskData, task, extras: dict[str, Any], num_features: int) -> TaskInfo:
+    targets = td.y.size(1) if td.y.dim() == 2 else 1
+    return TaskInfo(level="graph", target=task.target, num_features=num_features,
+                    out_dim=out_dim(task, td.num_classes, targets), edge_dim=td.edge_dim,
+                    num_classes=td.num_classes if task.target == "multiclass" else None,
+                    extras={"categorical_features": td.feature_kind == "categorical",
+                            "categorical_edges": td.edge_kind == "categorical", **td.info.get("extras", {}),
+                            **extras})
+
+
+class GraphBatcher:
+    """Collates label-free graphs into `torch_geometric.data.Batch` objects; labels are indexed alongside."""
+
+    def __init__(self, graphs: list, y: torch.Tensor, device: torch.device) -> None:
+        self.graphs = [strip_labels(g) for g in graphs]
+        self.y = y
+        self.device = device
+
+    def batches(self, index: torch.Tensor, batch_size: int, generator: torch.Generator | None = None):
+        from torch_geometric.data import Batch
+
+        if generator is not None:
+            index = index[torch.randperm(index.numel(), generator=generator)]
+        for start in range(0, index.numel(), batch_size):
+            idx = index[start: start + batch_size]
+            batch = Batch.from_data_list([self.graphs[i] for i in idx.tolist()])
+            yield batch.to(self.device), self.y[idx].to(self.device)
+
+
+def _predict(model, batcher: GraphBatcher, index: torch.Tensor, batch_size: int) -> torch.Tensor:
+    outs = [model(batch).float().cpu() for batch, _ in batcher.batches(index, batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def run_graph(job: Job, opts: RunOptions) -> Outcome:
+    task = job.task
+    td: GraphTaskData = load_task_data(task, opts.data)
+    key = stable_hash({"task": task.identity()})
+    graphs, extras = apply_transforms(td.graphs, job.model.transforms, opts.data, key)
+    num_features = 0 if graphs[0].x is None else int(graphs[0].x.size(1))
+    info = graph_task_info(td, task, extras, num_features)
+    device = torch.device(opts.device)
+    metrics = task_metrics(task)
+    criterion = loss_fn(task.target)
+    settings = train_settings(task, job.model)
+    batch_size = settings["batch_size"] or DEFAULT_BATCH_SIZE
+    batcher = GraphBatcher(graphs, td.y, device)
+    y_np = td.y.numpy()
+
+    per_split: list[Outcome] = []
+    for split_index, split in td.splits_for_seed(job.seed):
+        # Every fold starts from the same seeded state, so fold results do not depend on the order they ran in.
+        torch.manual_seed(job.seed)
+        np.random.seed(job.seed)
+        per_split.append(_run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion,
+                                    settings, batch_size, device, opts))
+    if len(per_split) == 1:
+        return per_split[0]
+    return _combine_folds(per_split, task)
+
+
+def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion, settings, batch_size,
+               device, opts) -> Outcome:
+    model = build_model(job.model.implementation, info, job.model.hparams)
+    eval_parts = {k: v for k, v in split.items() if k != "train"}
+    parts_np = {k: np.arange(v.numel()) for k, v in eval_parts.items()}
+
+    if is_fit_predict(model):
+        t0 = time.perf_counter()
+        train_idx = split["train"]
+        model.fit([batcher.graphs[i] for i in train_idx.tolist()], batcher.y[train_idx])
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        evaluated = {}
+        for name, idx in eval_parts.items():
+            scores = model.predict([batcher.graphs[i] for i in idx.tolist()])
+            scores = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=float)
+            evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores, {name: parts_np[name]}))
+        return Outcome(metrics=evaluated, epochs_run=0, train_s=train_s, eval_s=time.perf_counter() - t0,
+                       split_index=split_index)
+
+    model.to(device)
+    optimizer = make_optimizer(job.model.optim, model.parameters())
+    generator = torch.Generator().manual_seed(job.seed)
+    clip = settings["grad_clip"]
+    train_idx = split["train"]
+
+    def train_epoch(epoch: int) -> float:
+        model.train()
+        total, count = 0.0, 0
+        for batch, y in batcher.batches(train_idx, batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(batch), y)
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            total += float(loss.detach()) * y.size(0)
+            count += y.size(0)
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def evaluate() -> Evaluation:
+        model.eval()
+        evaluated: dict[str, dict[str, float]] = {}
+        val_loss = None
+        for name, idx in eval_parts.items():
+            scores = _predict(model, batcher, idx, batch_size)
+            if name == "val":
+                val_loss = float(criterion(scores, batcher.y[idx]))
+            evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores.numpy(), {name: parts_np[name]}))
+        return Evaluation(evaluated, val_loss)
+
+    result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
+                 eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
+                 higher_is_better=task.metric.higher_is_better, device=opts.device)
+    assert result.best is not None
+    return Outcome(metrics=result.best.metrics, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
+                   epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
+                   eval_s=result.eval_s, split_index=split_index)
+
+
+def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
+    """One record for all folds: the mean over folds as the job's metrics, each fold's values in
+    `extra['fold_metrics'][split]` (the leaderboard takes mean and std over folds from there)."""
+    name = task.metric.name
+    splits = sorted({s for o in outcomes for s in o.metrics})
+    mean = {s: {m: float(np.mean([o.metrics[s][m] for o in outcomes])) for m in outcomes[0].metrics[s]}
+            for s in splits}
+    fold_metrics = {s: [o.metrics[s][name] for o in outcomes] for s in splits}
+    epochs = [o.epochs_run for o in outcomes]
+    return Outcome(metrics=mean, val_loss=None, selected_epoch=None, epochs_run=int(sum(epochs)),
+                   num_params=outcomes[0].num_params, train_s=sum(o.train_s for o in outcomes),
+                   eval_s=sum(o.eval_s for o in outcomes), split_index=None,
+                   extra={"fold_metrics": fold_metrics, "fold_selected_epochs": [o.selected_epoch for o in outcomes],
+                          "fold_epochs_run": epochs, "num_folds": len(outcomes)})

@@ -1,0 +1,125 @@
+"""The graph-level runner on a tiny generated task registered by this test: scale test splits, k-fold records,
+input transforms, and labels kept out of batches."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from gbench.data import SOURCES
+from gbench.results import ResultStore, read_record
+
+
+def _ring_or_path(n: int, ring: bool):
+    from torch_geometric.utils import to_undirected
+
+    src = torch.arange(n - 1)
+    edges = torch.stack([src, src + 1])
+    if ring:
+        edges = torch.cat([edges, torch.tensor([[n - 1], [0]])], dim=1)
+    return to_undirected(edges, num_nodes=n)
+
+
+def load_rings(task, ctx):
+    """Rings (label 1) versus paths (label 0): small graphs for train/val/test, larger ones for test_large."""
+    from torch_geometric.data import Data
+
+    from gbench.data.graphs import GraphTaskData
+
+    gen = torch.Generator().manual_seed(0)
+    graphs, labels = [], []
+    sizes = [int(torch.randint(4, 9, (1,), generator=gen)) for _ in range(80)] + list(range(12, 32))
+    for i, n in enumerate(sizes):
+        ring = i % 2 == 0
+        graphs.append(Data(edge_index=_ring_or_path(n, ring), num_nodes=n, x=torch.ones(n, 1)))
+        labels.append(int(ring))
+    y = torch.tensor(labels)
+    small = torch.arange(80)
+    if task.split.kind == "kfold":
+        folds = [small[small % 4 != k] for k in range(4)]
+        splits = [{"train": f[: int(0.8 * len(f))], "val": f[int(0.8 * len(f)):], "test": small[small % 4 == k]}
+                  for k, f in enumerate(folds)]
+        return GraphTaskData(graphs=graphs, y=y, splits=splits, num_classes=2, per_fold=True)
+    split = {"train": small[:56], "val": small[56:68], "test": small[68:], "test_large": torch.arange(80, 100)}
+    return GraphTaskData(graphs=graphs, y=y, splits=[split], num_classes=2)
+
+
+def task_yaml(tmp_path, kind="generated", **protocol):
+    spec = {
+        "id": f"rings-{kind}", "version": 1, "level": "graph", "description": "rings versus paths",
+        "dataset": {"source": "test-rings"},
+        "split": {"kind": kind, "test_splits": ["test", "test_large"] if kind != "kfold" else ["test"]},
+        "target": "multiclass", "metric": {"name": "accuracy", "higher_is_better": True},
+        "protocol": {"seeds": 2, "epochs": 6, "batch_size": 16, "optim": {"lr": 0.01}, **protocol},
+    }
+    path = tmp_path / f"rings-{kind}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _register(monkeypatch):
+    monkeypatch.setitem(SOURCES, "test-rings", f"{__name__}:load_rings")
+
+
+def test_scale_splits_give_one_column_per_scale(cli, tmp_path):
+    path = task_yaml(tmp_path)
+    result = cli("run", "--tasks", path, "--models", "gin,gcn,gat,gps", "--seeds", "2", "--out", tmp_path / "o")
+    assert result.code == 0, result
+    recs = [read_record(p) for p in ResultStore(tmp_path / "o").record_paths()]
+    assert len(recs) == 8 and all(r.status == "ok" for r in recs)
+    assert all(set(r.metrics) == {"val", "test", "test_large"} for r in recs)
+    gps = next(r for r in recs if r.model == "gps")
+    assert gps.model_spec["transforms"] == ["rw_pe:16"]
+    board = pd.read_csv(tmp_path / "o" / "leaderboard.csv")
+    assert {"test_large_mean", "test_large_std"} <= set(board.columns)
+    gin = board[board.model == "gin"].iloc[0]
+    values = sorted(r.metrics["test_large"]["accuracy"] for r in recs if r.model == "gin")
+    assert gin["test_large_mean"] == pytest.approx(sum(values) / 2)
+
+
+def test_kfold_job_records_every_fold_and_std_is_over_folds(cli, tmp_path):
+    path = task_yaml(tmp_path, kind="kfold", std="folds", std_ddof=0)
+    result = cli("run", "--tasks", path, "--models", "gin", "--seeds", "2", "--out", tmp_path / "o")
+    assert result.code == 0, result
+    recs = sorted((read_record(p) for p in ResultStore(tmp_path / "o").record_paths()), key=lambda r: r.seed)
+    folds = [r.extra["fold_metrics"]["test"] for r in recs]
+    assert all(len(f) == 4 for f in folds) and recs[0].extra["num_folds"] == 4
+    assert recs[0].metrics["test"]["accuracy"] == pytest.approx(sum(folds[0]) / 4)
+    per_fold = [(a + b) / 2 for a, b in zip(*folds)]  # seeds averaged within a fold, then mean/std over folds
+    row = pd.read_csv(tmp_path / "o" / "leaderboard.csv").iloc[0]
+    assert row["mean"] == pytest.approx(sum(per_fold) / 4)
+    assert row["std"] == pytest.approx(pd.Series(per_fold).std(ddof=0)) and row["std_over"] == "folds"
+
+
+def test_graph_batches_carry_no_labels():
+    from types import SimpleNamespace
+
+    from gbench.train.graph import GraphBatcher
+
+    td = load_rings(SimpleNamespace(split=SimpleNamespace(kind="generated")), None)
+    batcher = GraphBatcher(td.graphs, td.y, torch.device("cpu"))
+    batch, y = next(batcher.batches(torch.arange(8), 4))
+    assert batch.num_graphs == 4 and torch.equal(y, td.y[:4])
+    with pytest.raises(AttributeError, match="not a model input"):
+        batch.y
+
+
+def test_lap_pe_is_deterministic_and_orthonormal():
+    from gbench.data.transforms import laplacian_eigvecs
+
+    ei = _ring_or_path(10, ring=False)
+    a, b = laplacian_eigvecs(ei, 10, 4), laplacian_eigvecs(ei, 10, 4)
+    assert torch.equal(a, b) and a.shape == (10, 4)
+    assert torch.allclose(a.t() @ a, torch.eye(4), atol=1e-5)
+    padded = laplacian_eigvecs(_ring_or_path(3, ring=False), 3, 4)
+    assert padded.shape == (3, 4) and torch.all(padded[:, 2:] == 0)
+
+
+def test_check_model_graph_level(cli):
+    ok = cli("check-model", "gbench.models.graph:gin", "--level", "graph")
+    assert ok.code == 0, ok
+    bad = cli("check-model", "gbench.models.node:gcn", "--level", "graph")
+    assert bad.code == 1 and "FAIL output shape" in bad.out
