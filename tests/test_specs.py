@@ -78,7 +78,7 @@ def test_cli_refuses_bad_spec_in_one_sentence(cli, tmp_path):
     result = cli("run", "--tasks", path, "--models", "gcn")
     assert result.code == 2
     assert "field 'split.kind'" in result.err and "Traceback" not in result.err + result.out
-    result = cli("run", "--tasks", "cora", "--models", "gnc")
+    result = cli("run", "--tasks", "cora", "--models", "gcnn")
     assert result.code == 2 and "did you mean 'gcn'" in result.err
 
 
