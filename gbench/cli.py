@@ -80,6 +80,7 @@ def run(
         raise GbenchError("give either --suite or --tasks, not both.")
     seed_list = parse_seeds(seeds)
     candidates = [candidate_spec(m) for m in (model or [])]
+    overrides = parse_assignments(set_ or [])
     if tasks:
         task_specs = [load_task(t) for t in _split_list(tasks)]
         model_refs = _split_list(models)
@@ -87,13 +88,18 @@ def run(
             from gbench.specs import model_names
 
             model_refs = sorted({n for t in task_specs for n in model_names(t.level)})
+        plan = plan_sweep(task_specs, model_refs, candidates, seed_list, overrides)
     else:
-        suite_spec = load_suite(suite or "default")
-        task_specs = [load_task(t) for t in suite_spec.tasks]
-        model_refs = _split_list(models) or ([] if candidates and not models else suite_spec.models)
-        if seed_list is None and suite_spec.seeds:
-            seed_list = list(range(suite_spec.seeds))
-    plan = plan_sweep(task_specs, model_refs, candidates, seed_list, parse_assignments(set_ or []))
+        plan = None
+        for group in load_suite(suite or "default").all_groups():
+            refs = _split_list(models) or ([] if candidates else group.models)
+            group_seeds = seed_list if seed_list is not None else (
+                list(range(group.seeds)) if group.seeds else None)
+            part = plan_sweep([load_task(t) for t in group.tasks], refs, candidates, group_seeds, overrides,
+                              strict_models=False)
+            plan = part if plan is None else plan.merged(part)
+        if not plan.jobs:
+            raise GbenchError("nothing to run: no model given applies to the suite's tasks; see `gbench list models`.")
     dev = resolve_device(device)
     ctx = DataContext.from_env(data_root, cache_dir, offline=True if offline else None)
     if threads is not None and threads < 1:
@@ -146,8 +152,10 @@ def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) 
 
     def add_columns(*names: str) -> None:
         for col in names:
-            last = col == "description"
-            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if last else None)
+            if col == "description":
+                table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60)
+            else:
+                table.add_column(col, overflow="fold")
 
     if what == "tasks":
         add_columns("id", "level", "v", "dataset", "metric", "description")
@@ -164,7 +172,9 @@ def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) 
         add_columns("id", "tasks", "models", "seeds", "description")
         for sid in specs.suite_ids():
             s = specs.load_suite(sid)
-            table.add_row(s.id, ", ".join(s.tasks), ", ".join(s.models), str(s.seeds or "task"), s.description)
+            for i, g in enumerate(s.all_groups()):
+                table.add_row(s.id if i == 0 else "", ", ".join(g.tasks), ", ".join(g.models), str(g.seeds or "task"),
+                              s.description if i == 0 else "")
     else:
         raise GbenchError(f"gbench list '{what}': choose tasks, models or suites.")
     console.print(table)

@@ -22,6 +22,11 @@ class SweepPlan:
     jobs: list[Job]
     skipped_models: list[str] = field(default_factory=list)  # "model (level)" with no implementation at a level
 
+    def merged(self, other: SweepPlan) -> SweepPlan:
+        seen = {j.job_id for j in self.jobs}
+        jobs = self.jobs + [j for j in other.jobs if j.job_id not in seen]
+        return SweepPlan(jobs, self.skipped_models + [m for m in other.skipped_models if m not in self.skipped_models])
+
 
 def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[ModelSpec],
                seeds: list[int] | None, overrides: dict | None = None, strict_models: bool = True) -> SweepPlan:

@@ -172,12 +172,34 @@ class ModelSpec(_Strict):
         return v
 
 
-class SuiteSpec(_Strict):
-    id: str
-    description: str = ""
+class SuiteGroup(_Strict):
+    """Tasks run with the same models and seeds."""
+
     tasks: list[str]
     models: list[str]
+    seeds: int | None = Field(default=None, ge=1, description="None: each task's protocol.seeds")
+
+
+class SuiteSpec(_Strict):
+    """A named sweep: either one group (`tasks`, `models`, `seeds`) or several `groups` (one per family)."""
+
+    id: str
+    description: str = ""
+    tasks: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
     seeds: int | None = Field(default=None, ge=1)
+    groups: list[SuiteGroup] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SuiteSpec:
+        if self.groups and (self.tasks or self.models):
+            raise ValueError("give either tasks/models/seeds or groups, not both")
+        if not self.groups and not (self.tasks and self.models):
+            raise ValueError("needs tasks and models (or groups)")
+        return self
+
+    def all_groups(self) -> list[SuiteGroup]:
+        return self.groups or [SuiteGroup(tasks=self.tasks, models=self.models, seeds=self.seeds)]
 
 
 class ResolvedModel(_Strict):
