@@ -152,10 +152,12 @@ def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) 
 
     def add_columns(*names: str) -> None:
         for col in names:
-            if col == "description":
-                table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60)
+            if col == "description":  # takes what is left, cut with an ellipsis
+                table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=max(console.width - 75, 20))
+            elif col in ("tasks", "models", "implementation"):
+                table.add_column(col, overflow="fold", min_width=16)
             else:
-                table.add_column(col, overflow="fold")
+                table.add_column(col, no_wrap=True, min_width=len(col))
 
     if what == "tasks":
         add_columns("id", "level", "v", "dataset", "metric", "description")
