@@ -58,7 +58,8 @@ def print_leaderboard(frame, console=None, title: str = "leaderboard") -> None:
     table = Table(title=title, show_lines=False, pad_edge=False)
     for h in header:
         text = h in ("task", "model", "metric")
-        table.add_column(h, justify="left" if text else "right", no_wrap=not text, overflow="fold")
+        table.add_column(h, justify="left" if text else "right", no_wrap=True,
+                         overflow="ellipsis" if text else "fold")
     for row in rows:
         table.add_row(*row)
     console.print(table)

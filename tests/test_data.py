@@ -134,3 +134,15 @@ def test_generated_task_is_cached_by_content_hash(tmp_path):
     assert files[0].stat().st_mtime_ns == mtime
     assert torch.equal(td.data.x, again.data.x) and torch.equal(td.data.edge_index, again.data.edge_index)
     assert abs(td.info["edge_homophily"] - 0.7) < 0.05
+
+
+def test_minibatch_task_says_what_to_install_without_a_sampler(cli, tmp_path):
+    import torch_geometric.typing as pyg_typing
+
+    if pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE:
+        pytest.skip("a neighbour sampler is installed here")
+    result = cli("run", "--tasks", "ogbn-products", "--models", "sage", "--seeds", "1", "--out", tmp_path)
+    assert result.code == 1 and "needs pyg-lib or torch-sparse" in result.err
+    full = cli("run", "--tasks", "ogbn-products", "--models", "sage", "--seeds", "1", "--set", "train.batch_size=0",
+               "--out", tmp_path / "full")
+    assert full.code == 1 and "ogbn_products" in full.err  # full batch goes on to the (missing) data instead

@@ -47,6 +47,10 @@ def _require_neighbor_sampler(task_id: str) -> None:
 
 def run_node(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
+    settings = train_settings(task, job.model)
+    sampler = task.protocol.params.get("sampler")
+    if settings["batch_size"] and sampler:
+        _require_neighbor_sampler(task.id)  # before a 1.4 GB download, not after
     td: NodeTaskData = load_task_data(task, opts.data)
     split_index, split = td.split_for_seed(job.seed)
     info = node_task_info(td, task)
@@ -70,8 +74,6 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
         return Outcome(metrics=evaluated, selected_epoch=None, epochs_run=0, num_params=None, train_s=train_s,
                        eval_s=time.perf_counter() - t0, split_index=split_index)
 
-    settings = train_settings(task, job.model)
-    sampler = task.protocol.params.get("sampler")
     if settings["batch_size"] and sampler:
         return _run_minibatch(job, opts, td, model, info, settings, split_index)
 
@@ -113,7 +115,6 @@ def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome
     from torch_geometric.loader import NeighborLoader
 
     task = job.task
-    _require_neighbor_sampler(task.id)
     sampler = task.protocol.params["sampler"]
     device = torch.device(opts.device)
     _, split = td.split_for_seed(job.seed)
