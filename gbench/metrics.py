@@ -101,6 +101,25 @@ SKLEARN: dict[str, Metric] = {
 _OGB_DIRECTION = {"acc": True, "rocauc": True, "ap": True, "rmse": False, "F1": True, "mrr": True}
 
 
+# OGB's evaluators are per dataset, but several metrics are the same code for every dataset of a family. A spec may
+# name the metric alone (`evaluator: ogb`, no `dataset`) to use OGB's evaluator for it; these datasets' evaluators
+# stand in (the dataset only decides the expected input shape and metric name, not the arithmetic).
+OGB_GENERIC: dict[str, str] = {
+    "acc": "ogbn-arxiv",
+    "rocauc": "ogbn-proteins",
+    "rmse": "ogbg-molesol",
+    "ap": "ogbg-molpcba",
+    "mrr": "ogbl-citation2",
+    "hits": "ogbl-ddi",
+}
+
+
+def _ogb_dataset(spec: MetricSpec) -> str | None:
+    if spec.dataset is not None:
+        return spec.dataset
+    return OGB_GENERIC.get(spec.name.split("@")[0])
+
+
 def _ogb_dir() -> str:
     spec = importlib.util.find_spec("ogb")
     if spec is None or not spec.submodule_search_locations:
@@ -178,12 +197,15 @@ def check_metric_spec(spec: MetricSpec) -> None:
         expected = SKLEARN[spec.name].higher_is_better
     else:
         master = _ogb_master()
-        if spec.dataset not in master:
-            raise ValueError(f"metric evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {spec.dataset!r}")
-        family, official = master[spec.dataset]
+        dataset = _ogb_dataset(spec)
+        if dataset not in master:
+            raise ValueError(f"metric evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {spec.dataset!r} "
+                             f"(or, without a dataset, a metric OGB evaluates generically: "
+                             f"{', '.join(sorted(OGB_GENERIC))})")
+        family, official = master[dataset]
         base = spec.name.split("@")[0]
         if spec.name != official and not (family == "linkproppred" and base in ("hits", "mrr")):
-            raise ValueError(f"ogb.Evaluator('{spec.dataset}') computes '{official}', not '{spec.name}'")
+            raise ValueError(f"ogb.Evaluator('{dataset}') computes '{official}', not '{spec.name}'")
         expected = True if base == "hits" else _OGB_DIRECTION.get(base, True)
     if spec.higher_is_better != expected:
         raise ValueError(f"metric '{spec.name}' is {'higher' if expected else 'lower'}-is-better; "
@@ -194,9 +216,10 @@ def get_metric(spec: MetricSpec) -> Metric:
     check_metric_spec(spec)
     if spec.evaluator == "sklearn":
         return SKLEARN[spec.name]
-    family, _ = _ogb_master()[spec.dataset]
+    dataset = _ogb_dataset(spec)
+    family, _ = _ogb_master()[dataset]
     base = spec.name.split("@")[0]
     if family == "linkproppred" and base in ("hits", "mrr"):
-        return Metric(spec.name, True, _ogb_ranking_metric(spec.dataset, base if base == "mrr" else spec.name, spec.k),
+        return Metric(spec.name, True, _ogb_ranking_metric(dataset, base if base == "mrr" else spec.name, spec.k),
                       kind="ranking")
-    return Metric(spec.name, spec.higher_is_better, _ogb_label_metric(spec.dataset, spec.name))
+    return Metric(spec.name, spec.higher_is_better, _ogb_label_metric(dataset, spec.name))

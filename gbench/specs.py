@@ -51,7 +51,8 @@ class MetricSpec(_Strict):
 
     name: str
     evaluator: Literal["sklearn", "ogb"] = "sklearn"
-    dataset: str | None = Field(default=None, description="OGB dataset name, for evaluator: ogb")
+    dataset: str | None = Field(default=None, description="OGB dataset whose evaluator to use (evaluator: ogb); "
+                                "omit for metrics OGB computes alike for every dataset (acc, rocauc, rmse, ...)")
     higher_is_better: bool
     k: int | None = Field(default=None, description="K for hits@K")
 

@@ -16,8 +16,9 @@ def test_ogb_and_sklearn_accuracy_agree_on_logits():
     logits = rng.normal(size=(500, 40))
     y = rng.integers(0, 40, size=500)
     ogb = get_metric(MetricSpec(name="acc", evaluator="ogb", dataset="ogbn-arxiv", higher_is_better=True))
+    generic = get_metric(MetricSpec(name="acc", evaluator="ogb", higher_is_better=True))  # no dataset named
     skl = get_metric(MetricSpec(name="accuracy", higher_is_better=True))
-    assert ogb(y, logits) == skl(y, logits) == float((logits.argmax(1) == y).mean())
+    assert ogb(y, logits) == generic(y, logits) == skl(y, logits) == float((logits.argmax(1) == y).mean())
 
 
 def test_roc_auc_for_one_logit_and_two_logits():
@@ -42,6 +43,7 @@ def test_ogb_hits_at_k_matches_its_definition():
     (dict(name="acc", evaluator="ogb", dataset="ogbn-arxiv", higher_is_better=False), "higher_is_better: true"),
     (dict(name="rocauc", evaluator="ogb", dataset="ogbn-arxiv", higher_is_better=True), "computes 'acc'"),
     (dict(name="acc", evaluator="ogb", dataset="ogbn-nope", higher_is_better=True), "OGB dataset name"),
+    (dict(name="f1", evaluator="ogb", higher_is_better=True), "evaluates generically"),
     (dict(name="precision", higher_is_better=True), "allowed: accuracy"),
 ])
 def test_registry_refuses_what_no_evaluator_provides(spec, words):

@@ -31,13 +31,13 @@ def test_sweep_writes_one_record_per_job_and_a_leaderboard(cli, tmp_path):
                                                  ("label-propagation", 1), ("mlp", 0), ("mlp", 1)]
     gcn = recs[0]
     assert gcn.status == "ok" and gcn.epochs_run <= 15 and gcn.selected_epoch is not None
-    assert set(gcn.metrics) == {"train", "val", "test"} and 0.0 <= gcn.metrics["test"]["accuracy"] <= 1.0
+    assert set(gcn.metrics) == {"train", "val", "test"} and 0.0 <= gcn.metrics["test"]["acc"] <= 1.0
     assert gcn.num_params == 596 and gcn.cost.s_per_epoch > 0 and gcn.determinism["mode"] == "strict"
     assert gcn.environment["torch"] and gcn.model_spec["hparams"]["hidden"] == 16
     board = pd.read_csv(tmp_path / "leaderboard.csv")
     assert list(board.columns[:6]) == ["task", "model", "metric", "mean", "std", "n_seeds"]
     row = board[board.model == "gcn"].iloc[0]
-    tests = [r.metrics["test"]["accuracy"] for r in recs if r.model == "gcn"]
+    tests = [r.metrics["test"]["acc"] for r in recs if r.model == "gcn"]
     assert row["mean"] == pytest.approx(sum(tests) / 2) and row["n_seeds"] == 2
     assert row["std"] == pytest.approx(pd.Series(tests).std(ddof=1))
     assert "| sbm-node | gcn |" in (tmp_path / "leaderboard.md").read_text()
@@ -147,7 +147,7 @@ def test_candidate_model_file_and_spec_run_under_the_baselines_protocol(cli, tmp
     # Same split, same protocol as the baseline.
     assert cand.split_index == by_model["gcn"].split_index and cand.epochs_run <= 15
     assert by_model["appnp"].model_spec["optim"]["weight_decay"] == 0.005
-    assert by_model["appnp"].metrics["test"]["accuracy"] > 0.5
+    assert by_model["appnp"].metrics["test"]["acc"] > 0.5
 
 
 def test_check_model_accepts_the_example_and_catches_broken_models(cli, tmp_path):

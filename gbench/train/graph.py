@@ -131,24 +131,36 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         return total / max(count, 1)
 
     @torch.no_grad()
-    def evaluate() -> Evaluation:
+    def score(names) -> tuple[dict[str, dict[str, float]], float | None]:
         model.eval()
         evaluated: dict[str, dict[str, float]] = {}
         val_loss = None
-        for name, idx in eval_parts.items():
+        for name in names:
+            idx = eval_parts[name]
             scores = _predict(model, batcher, idx, batch_size)
             if name == "val":
                 val_loss = float(criterion(scores, batcher.y[idx]))
             evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores.numpy(), {name: parts_np[name]}))
-        return Evaluation(evaluated, val_loss)
+        return evaluated, val_loss
+
+    def evaluate() -> Evaluation:
+        # Only the validation split during training; the other splits once, from the selected epoch's parameters.
+        return Evaluation(*score(["val"]))
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device)
+                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=snapshot)
     assert result.best is not None
-    return Outcome(metrics=result.best.metrics, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
+    t0 = time.perf_counter()
+    model.load_state_dict(result.best_snapshot)
+    final, _ = score([n for n in eval_parts if n != "val"])
+    final["val"] = result.best.metrics["val"]
+    return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
-                   eval_s=result.eval_s, split_index=split_index)
+                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index)
 
 
 def _combine_folds(outcomes: list[Outcome], task) -> Outcome:

@@ -1,8 +1,10 @@
 """The epoch loop every level's runner shares: train, evaluate every `eval_every` epochs, keep the evaluation of
 the best validation epoch, stop after `patience` evaluations without improvement.
 
-The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger; no
-model state is copied, so selection costs nothing. Ties keep the earlier epoch.
+The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger. Only the
+validation split is evaluated during training; when an epoch becomes the selected one the runner's `snapshot()` is
+taken (its eval-mode outputs, or its parameters), and the runner evaluates every other split once, from the
+snapshot, after the loop. Ties keep the earlier epoch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -34,6 +37,7 @@ class Evaluation:
 @dataclass
 class LoopResult:
     best: Evaluation | None
+    best_snapshot: Any
     selected_epoch: int | None
     epochs_run: int
     train_s: float
@@ -48,14 +52,16 @@ def synchronize(device: str) -> None:
 
 def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation], *, epochs: int,
         patience: int | None, eval_every: int, monitor: str, metric: str, higher_is_better: bool,
-        device: str) -> LoopResult:
+        device: str, snapshot: Callable[[], Any] | None = None) -> LoopResult:
     """Run the loop. `train_epoch(epoch) -> mean training loss`; `evaluate() -> Evaluation`.
 
     `monitor` is 'val_metric' (the task metric on the validation split), 'val_loss' (lower is better) or
     'val_loss_and_metric' (patience resets when either improves; an epoch is selected when both are at their best).
+    `snapshot()` is called right after the evaluation of each newly selected epoch; its value is returned.
     Times are wall-clock seconds with CUDA synchronised at each boundary.
     """
     best: Evaluation | None = None
+    best_snapshot: Any = None
     best_score: float | None = None
     best_val: float | None = None  # running best of each quantity, for val_loss_and_metric
     best_loss: float | None = None
@@ -90,6 +96,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
             loss_ok = best_loss is None or ev.val_loss <= best_loss
             if val_ok and loss_ok:
                 best, selected = ev, epoch
+                best_snapshot = snapshot() if snapshot else None
             if val_ok or loss_ok:
                 since_best = 0
                 best_val = val if val_ok else best_val
@@ -104,9 +111,10 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
                 better = best_score is None or (val > best_score if higher_is_better else val < best_score)
             if better:
                 best, best_score, selected, since_best = ev, score, epoch, 0
+                best_snapshot = snapshot() if snapshot else None
             else:
                 since_best += 1
         if patience is not None and since_best >= patience:
             break
-    return LoopResult(best=best, selected_epoch=selected, epochs_run=epoch, train_s=train_s, eval_s=eval_s,
-                      history=history)
+    return LoopResult(best=best, best_snapshot=best_snapshot, selected_epoch=selected, epochs_run=epoch,
+                      train_s=train_s, eval_s=eval_s, history=history)

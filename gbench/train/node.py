@@ -93,21 +93,29 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
         optimizer.step()
         return float(loss.detach())
 
+    val_np = split.val.numpy()
+    last: dict[str, torch.Tensor] = {}
+
     @torch.no_grad()
     def evaluate() -> Evaluation:
+        # During training only the validation split is scored; the selected epoch's outputs are kept (snapshot)
+        # and every split is scored from them once, after the loop.
         model.eval()
         out = model(inputs)
+        last["out"] = out
         val_loss = float(criterion(out[val_idx], y[val_idx]))
-        scores = out.float().cpu().numpy()
-        return Evaluation(evaluate_splits(metrics, y_np, scores, parts_np), val_loss)
+        val_scores = out[val_idx].float().cpu().numpy()
+        return Evaluation({"val": {m.name: m(y_np[val_np], val_scores) for m in metrics}}, val_loss)
 
     result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device)
+                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
     assert result.best is not None
-    return Outcome(metrics=result.best.metrics, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
+    t0 = time.perf_counter()
+    final = evaluate_splits(metrics, y_np, result.best_snapshot.float().cpu().numpy(), parts_np)
+    return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
-                   eval_s=result.eval_s, split_index=split_index)
+                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index)
 
 
 def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome:
@@ -147,20 +155,25 @@ def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome
             count += batch.batch_size
         return total / max(count, 1)
 
+    last: dict[str, torch.Tensor] = {}
+    val_np = split.val.numpy()
+
     @torch.no_grad()
     def evaluate() -> Evaluation:
         model.eval()
         model.to(eval_device)
         out = model(model_inputs(td, eval_device)).float().cpu()
         model.to(device)
+        last["out"] = out
         val_loss = float(criterion(out[split.val], y_cpu[split.val]))
-        return Evaluation(evaluate_splits(metrics, y_np, out.numpy(), parts_np), val_loss)
+        return Evaluation({"val": {m.name: m(y_np[val_np], out[split.val].numpy()) for m in metrics}}, val_loss)
 
     result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device)
+                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
     assert result.best is not None
-    return Outcome(metrics=result.best.metrics, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
+    final = evaluate_splits(metrics, y_np, result.best_snapshot.numpy(), parts_np)
+    return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s, split_index=split_index,
                    extra={"sampler": {"num_neighbors": list(sampler["num_neighbors"]),

@@ -1,0 +1,53 @@
+"""Shared helpers for the benchmark scripts: interleaved timing, environment line, result tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def environment() -> str:
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or platform.machine()
+    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, {dev}, "
+            f"python {platform.python_version()}")
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Time each function `repeats` times, alternating between them (A B A B ...), so that drift in machine load
+    affects all of them alike. Returns wall seconds per call."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if sync:
+                sync()
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def ratio_line(name: str, times: dict[str, list[float]], base: str, other: str) -> dict[str, Any]:
+    b, o = statistics.median(times[base]), statistics.median(times[other])
+    return {"case": name, base: round(b, 4), other: round(o, 4), "ratio": round(o / b, 3),
+            "repeats": len(times[base])}
+
+
+def write_json(rows: list[dict[str, Any]], path: str | None) -> None:
+    text = json.dumps({"environment": environment(), "rows": rows}, indent=1)
+    print(text)
+    if path:
+        Path(path).write_text(text)
