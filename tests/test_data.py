@@ -134,6 +134,11 @@ def test_generated_task_is_cached_by_content_hash(tmp_path):
     assert files[0].stat().st_mtime_ns == mtime
     assert torch.equal(td.data.x, again.data.x) and torch.equal(td.data.edge_index, again.data.edge_index)
     assert abs(td.info["edge_homophily"] - 0.7) < 0.05
+    # The finished task (graph and splits) is cached as plain tensors and read back identically.
+    finished = list((tmp_path / "tasks").glob("sbm-node-*.pt"))
+    assert len(finished) == 1
+    assert all(torch.equal(a.train, b.train) and torch.equal(a.test, b.test)
+               for a, b in zip(td.splits, again.splits)) and again.info == td.info
 
 
 def test_minibatch_task_says_what_to_install_without_a_sampler(cli, tmp_path):

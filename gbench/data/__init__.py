@@ -12,11 +12,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from gbench.data.staging import DataContext
 from gbench.errors import SpecError
 
 if TYPE_CHECKING:
-    import torch
     from torch_geometric.data import Data
 
     from gbench.specs import TaskSpec
@@ -58,6 +59,25 @@ class NodeTaskData:
         index = seed % len(self.splits)
         return index, self.splits[index]
 
+    def to_tensors(self) -> dict[str, Any]:
+        """Plain tensors and JSON text only, so the cache file loads with `torch.load(weights_only=True)`."""
+        import json
+
+        return {"data": {k: v for k, v in self.data.to_dict().items() if isinstance(v, torch.Tensor)},
+                "num_nodes": int(self.data.num_nodes),
+                "splits": [[s.train, s.val, s.test] for s in self.splits], "num_classes": self.num_classes,
+                "info": json.dumps(self.info)}
+
+    @classmethod
+    def from_tensors(cls, blob: dict[str, Any]) -> NodeTaskData:
+        import json
+
+        from torch_geometric.data import Data
+
+        return cls(data=Data(**blob["data"], num_nodes=blob["num_nodes"]),
+                   splits=[NodeSplit(*parts) for parts in blob["splits"]], num_classes=int(blob["num_classes"]),
+                   info=json.loads(blob["info"]))
+
 
 _cache: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -75,15 +95,53 @@ def _resolve(source: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _source_fingerprint(source: str) -> str:
+    """sha256 of the loader's module file: editing a loader invalidates what it cached."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec(SOURCES[source].split(":")[0])
+    if spec is None or spec.origin is None:
+        return "unknown"
+    with open(spec.origin, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def _finished_cache(task: TaskSpec, ctx: DataContext, key: str):
+    """Node tasks are cached finished (graph, transforms and splits applied) as plain tensors, so a job in a fresh
+    process loads one file instead of re-running the loader; the key covers the spec, the data root and the loader's
+    source code."""
+    import os
+
+    from gbench.data.staging import cache_lock
+
+    folder = ctx.cache_dir / "tasks"
+    path = folder / f"{task.id}-{key[:20]}.pt"
+    if path.exists():
+        return NodeTaskData.from_tensors(torch.load(path, weights_only=True))
+    result = _resolve(task.dataset.source)(task, ctx)
+    if isinstance(result, NodeTaskData):
+        with cache_lock(folder):
+            tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
+            torch.save(result.to_tensors(), tmp)
+            os.replace(tmp, path)
+    return result
+
+
 def load_task_data(task: TaskSpec, ctx: DataContext):
-    """Load (once per process) the data of a task; later calls with the same spec and context reuse it."""
+    """Load the data of a task: from this process's memory, else from gbench's cache of finished task data, else
+    through its source's loader. The same spec and context always give the same data."""
     from gbench.specs import stable_hash
 
     key = stable_hash({"dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
-                       "level": task.level, "root": str(ctx.data_root), "cache": str(ctx.cache_dir)})
+                       "level": task.level, "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
+                       "loader": _source_fingerprint(task.dataset.source) if task.dataset.source in SOURCES else ""})
     with _lock:
         if key not in _cache:
-            _cache[key] = _resolve(task.dataset.source)(task, ctx)
+            if task.level == "node":
+                _cache[key] = _finished_cache(task, ctx, key)
+            else:
+                _cache[key] = _resolve(task.dataset.source)(task, ctx)
         return _cache[key]
 
 
