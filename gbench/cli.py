@@ -226,6 +226,162 @@ def check_model_cmd(
     console.print(f"the model follows the {level}-level contract.")
 
 
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="Base: a results directory or a leaderboard CSV.")],
+    candidate: Annotated[Optional[Path], typer.Argument(
+        help="Candidate: a results directory or a leaderboard CSV (default: BASE, with --base/--candidate-model).")
+    ] = None,
+    base_model: Annotated[Optional[str], typer.Option(help="Compare this model (in BASE) ...")] = None,
+    candidate_model: Annotated[Optional[str], typer.Option(help="... against this one (in CANDIDATE or BASE).")
+                               ] = None,
+    tolerance_rel: Annotated[float, typer.Option(help="A change smaller than this fraction of the base mean is "
+                                                      "no change (0 = any change; negative: off).")] = 0.01,
+    tolerance_abs: Annotated[Optional[float], typer.Option(help="... and smaller than this absolute amount "
+                                                                "(metric units).")] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level after the correction.")] = 0.05,
+    correction: Annotated[str, typer.Option(help="Multiple-testing correction over all pairs: holm, bh or none.")
+                          ] = "holm",
+    min_seeds: Annotated[int, typer.Option(help="Seeds per side below which the verdict is 'too few seeds'.")] = 3,
+    cost_tolerance: Annotated[float, typer.Option(help="Cost change (time per epoch, memory) below this fraction "
+                                                       "is no change.")] = 0.5,
+    bootstrap_seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
+    format_: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
+    fail_on_regression: Annotated[bool, typer.Option(help="Exit 1 when a metric got worse.")] = False,
+    fail_on_cost: Annotated[bool, typer.Option(help="Exit 1 when a cost got worse beyond its tolerance too.")
+                            ] = False,
+) -> None:
+    """Is CANDIDATE better, worse, or noise compared with BASE? Per (task, model): tests, CI, verdict."""
+    import json
+
+    from gbench.compare import Settings, compare as run_compare
+    from gbench.report import comparison_findings, comparison_markdown, print_comparison
+
+    if format_ not in ("table", "markdown", "json"):
+        raise GbenchError(f"--format '{format_}': choose table, markdown or json.")
+    settings = Settings(alpha=alpha, tolerance_rel=tolerance_rel if tolerance_rel >= 0 else None,
+                        tolerance_abs=tolerance_abs, min_seeds=min_seeds, correction=correction,  # type: ignore
+                        cost_tolerance_rel=cost_tolerance, bootstrap_seed=bootstrap_seed)
+    result = run_compare(base, candidate, base_model=base_model, candidate_model=candidate_model, settings=settings)
+    if format_ == "json":
+        body = result.to_dict()
+        body["findings"] = comparison_findings(result, fail_on_cost)
+        print(json.dumps(body, indent=1))
+    elif format_ == "markdown":
+        print(comparison_markdown(result, fail_on_cost), end="")
+    else:
+        print_comparison(result, console, fail_on_cost)
+    failed = (fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions)
+    if failed:
+        for line in comparison_findings(result, fail_on_cost):
+            if line.startswith(("REGRESSION", "COST REGRESSION")):
+                err_console.print(line, style="red", highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")],
+    name: Annotated[str, typer.Option(help="Leaderboard name: writes DIR/NAME.csv, NAME.md and NAME.html.")],
+    dir_: Annotated[Path, typer.Option("--dir", help="Where published leaderboards live.")] = Path("leaderboards"),
+    force: Annotated[bool, typer.Option(help="Replace a published leaderboard of that name.")] = False,
+) -> None:
+    """Publish RESULTS as a leaderboard: CSV, Markdown and a self-contained sortable HTML page."""
+    from gbench.publish import publish as run_publish
+
+    done = run_publish(results, name, dir_, force=force)
+    console.print(f"published {done.rows} rows: " + ", ".join(str(p) for p in done.paths), highlight=False)
+
+
+@app.command()
+def plot(
+    source: Annotated[Path, typer.Argument(help="A results directory or a leaderboard CSV.")],
+    kind: Annotated[str, typer.Option(help="bars (per task, error bars), cost (metric against cost) or scale "
+                                           "(metric per test split).")] = "bars",
+    out: Annotated[Path, typer.Option(help="Folder for the PNG.")] = Path("plots"),
+    cost: Annotated[str, typer.Option(help="For --kind cost: time (seconds per epoch) or memory (peak MB).")
+                    ] = "time",
+) -> None:
+    """Plot a leaderboard as PNG: OUT/<kind>.png."""
+    from gbench.plots import plot as run_plot
+
+    path = run_plot(source, kind, out, cost=cost)
+    console.print(f"wrote {path}", highlight=False)
+
+
+results_app = typer.Typer(no_args_is_help=True, help="Inspect a results directory.")
+app.add_typer(results_app, name="results")
+
+
+@results_app.command("verify")
+def results_verify(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
+                   ) -> None:
+    """Check every record: readable, valid, checksum intact, in its place. Exit 1 when any file is damaged."""
+    from rich.markup import escape
+
+    from gbench.results import ResultStore
+
+    if not (results / "records").is_dir():
+        raise GbenchError(f"{results}: no records/ folder here; give the --out directory of a `gbench run`.")
+    report = ResultStore(results).verify()
+    for path, reason in report.damaged:
+        err_console.print(f"[red]damaged[/red] {escape(str(path))}: {escape(reason)}", highlight=False,
+                          soft_wrap=True)
+    extra = f", {report.attempts} superseded attempt(s)" if report.attempts else ""
+    temps = f", {len(report.temp_files)} unfinished temp file(s) (never read as records)" if report.temp_files else ""
+    console.print(f"{report.valid} valid record(s){extra}, {len(report.damaged)} damaged{temps}", highlight=False)
+    if report.damaged:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    task: Annotated[str, typer.Argument(help="Task id or task YAML path.")],
+    model: Annotated[str, typer.Argument(help="Baseline name, model YAML, or candidate path/to/file.py:factory.")],
+    seed: Annotated[int, typer.Option(help="The job's seed.")] = 0,
+    runs: Annotated[int, typer.Option(help="How many times to run it.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    deterministic: Annotated[str, typer.Option(help="strict, warn, off or auto (strict on CPU, warn on CUDA).")
+                             ] = "auto",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override, as for `gbench run`.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder of raw datasets.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="gbench's cache.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
+) -> None:
+    """Run one job twice and report every difference in its results. Exit 1 when the runs differ."""
+    from rich.markup import escape
+
+    from gbench.data.staging import DataContext
+    from gbench.jobs import Job, RunOptions
+    from gbench.repro import resolve_determinism, resolve_device, verify_job
+    from gbench.specs import candidate_spec, load_model, load_task, parse_assignments, resolve_model
+
+    if runs < 2:
+        raise GbenchError(f"--runs {runs}: give at least 2.")
+    spec_task = load_task(task)
+    is_candidate = model.endswith((".yaml", ".yml")) or ":" in model
+    spec = candidate_spec(model) if is_candidate else load_model(model, spec_task.level)
+    job = Job(spec_task, resolve_model(spec, spec_task, parse_assignments(set_ or [])), seed)
+    dev = resolve_device(device)
+    opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev),
+                      data=DataContext.from_env(data_root, cache_dir), command=command_line(), threads=threads)
+    console.print(f"{job.label} (job {job.job_id}) on {dev}, determinism {opts.deterministic}: {runs} runs")
+    records, diffs = verify_job(job, opts, runs)
+    for i, rec in enumerate(records, start=1):
+        value = rec.headline()
+        shown = f"{rec.metric} {value!r}" if value is not None else (rec.error or "").strip().splitlines()[0:1]
+        console.print(f"run {i}: {rec.status}, {shown}, selected epoch {rec.selected_epoch}", highlight=False)
+        if rec.determinism.get("nondeterministic_ops"):
+            console.print(f"  non-deterministic operations hit: {', '.join(rec.determinism['nondeterministic_ops'])}",
+                          highlight=False)
+    if diffs:
+        for d in diffs:
+            err_console.print(f"[red]differs[/red] {escape(d)}", highlight=False)
+        err_console.print(f"the {runs} runs differ: this job is not reproducible under these settings.")
+        raise typer.Exit(1)
+    console.print(f"identical: {runs} runs gave exactly the same metrics, validation loss and selected epoch.")
+
+
 def main() -> None:
     import warnings
 

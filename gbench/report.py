@@ -84,10 +84,179 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_leaderboard(frame, out_dir: Path, command: str | None = None, stem: str = "leaderboard") -> list[Path]:
-    """`<out>/<stem>.csv` (every column, full precision) and `<out>/<stem>.md`."""
+    """`<out>/<stem>.csv` (every column, full precision), `<out>/<stem>.md`, and `<out>/<stem>-scale.png` when a
+    task has extra test splits (gbench.plots.plot_scale)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
     cols = HEADLINE + [c for c in frame.columns if c not in HEADLINE]
     _atomic_write(csv_path, frame.reindex(columns=cols).to_csv(index=False))
     _atomic_write(md_path, to_markdown(frame, command))
-    return [csv_path, md_path]
+    paths = [csv_path, md_path]
+    scale = write_scale_plot(frame, out_dir / f"{stem}-scale.png")
+    return paths + ([scale] if scale else [])
+
+
+def write_scale_plot(frame, path: Path) -> Path | None:
+    """The metric-against-scale plot beside a leaderboard whose tasks have extra test splits; None when none has,
+    or when matplotlib (the `plot` extra) is not installed."""
+    if frame.empty or not _extra_splits(frame):
+        return None
+    try:
+        from gbench.plots import plot_scale, scale_splits
+    except ImportError:
+        return None
+    if not scale_splits(frame):
+        return None
+    try:
+        return plot_scale(frame, path)
+    except ImportError:  # matplotlib missing: the tables are the result, the picture is a convenience
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparisons (gbench.compare.Comparison): the same rows as a rich table and as Markdown; JSON is Comparison.to_dict.
+
+COMPARE_HEADER = ["task", "model", "metric", "base", "candidate", "gain", "gain %", "p Welch", "p corrected",
+                  "p MWU", "CI of gain", "verdict"]
+COST_HEADER = ["task", "model", "cost", "base", "candidate", "ratio", "p Welch", "verdict"]
+
+
+def _p(v: Any) -> str:
+    f = _num(v)
+    return "–" if f is None else (f"{f:.2g}" if f < 0.001 else f"{f:.3f}")
+
+
+def _signed(v: Any, digits: int = 4) -> str:
+    f = _num(v)
+    return "–" if f is None else f"{f:+.{digits}f}"
+
+
+def comparison_rows(comparison) -> list[list[str]]:
+    rows = []
+    for p in comparison.pairs:
+        ci = f"[{_signed(p.ci_low)}, {_signed(p.ci_high)}]" if p.ci_low is not None else "–"
+        mw = _p(p.p_mannwhitney) if p.p_mannwhitney is not None else (
+            f"n/a (min {p.mannwhitney_min_p:.2g})" if p.mannwhitney_min_p is not None else "–")
+        rel = f"{p.gain_rel:+.2%}" if p.gain_rel is not None else "–"
+        rows.append([p.task, p.model, p.metric + ("" if p.higher_is_better else " (lower better)"),
+                     f"{fmt(p.base_mean, p.base_std)} ({p.base_n})", f"{fmt(p.cand_mean, p.cand_std)} ({p.cand_n})",
+                     _signed(p.gain), rel, _p(p.p_welch), _p(p.p_adjusted), mw, ci, p.verdict])
+    return rows
+
+
+def cost_rows(comparison) -> list[list[str]]:
+    def num(v: float, column: str) -> str:
+        return f"{v:.4f}" if column == "s_per_epoch" else f"{v:,.0f}"
+
+    return [[c.task, c.model, c.column, num(c.base, c.column), num(c.candidate, c.column),
+             f"{c.ratio:.2f}x" if c.ratio is not None else "–", _p(c.p_welch), c.verdict]
+            for c in comparison.costs]
+
+
+def comparison_findings(comparison, fail_on_cost: bool = False) -> list[str]:
+    """One line per thing that got worse (and the lists of what was not compared), for every output format."""
+    lines = []
+    for p in comparison.regressions:
+        rel = f", {p.gain_rel:+.2%}" if p.gain_rel is not None else ""
+        lines.append(f"REGRESSION {p.task} / {p.model}: {p.metric} {p.base_mean:.4f} -> {p.cand_mean:.4f} "
+                     f"(gain {p.gain:+.4f}{rel}; Welch p {_p(p.p_welch)}, corrected {_p(p.p_adjusted)})")
+    for c in comparison.cost_regressions:
+        tag = "COST REGRESSION" if fail_on_cost else "cost"
+        lines.append(f"{tag} {c.task} / {c.model}: {c.column} {c.base:.4g} -> {c.candidate:.4g} ({c.ratio:.2f}x)")
+    return lines
+
+
+def _notes_lines(comparison) -> list[str]:
+    """One line per distinct note, naming the pairs it applies to (all of them: 'every pair')."""
+    by_note: dict[str, list[str]] = {}
+    for p in comparison.pairs:
+        for n in p.notes:
+            by_note.setdefault(n, []).append(f"{p.task} / {p.model}")
+    lines = []
+    for n, where in by_note.items():
+        if len(where) == len(comparison.pairs) and len(where) > 1:
+            lines.append(f"every pair: {n}")
+        elif len(where) > 4:
+            lines.append(f"{len(where)} pairs ({', '.join(where[:3])}, ...): {n}")
+        else:
+            lines.append(f"{', '.join(where)}: {n}")
+    for c in comparison.costs:
+        for n in c.notes:
+            lines.append(f"{c.task} / {c.model} / {c.column}: {n}")
+    return lines
+
+
+def _unmatched_lines(comparison) -> list[str]:
+    return [f"{u.task} / {u.model}: {u.reason}"
+            for u in comparison.not_compared + comparison.only_base + comparison.only_candidate]
+
+
+def _summary(comparison, fail_on_cost: bool) -> str:
+    counts: dict[str, int] = {}
+    for p in comparison.pairs:
+        counts[p.verdict] = counts.get(p.verdict, 0) + 1
+    parts = [f"{n} {v}" for v, n in sorted(counts.items())]
+    worse = len(comparison.regressions) + (len(comparison.cost_regressions) if fail_on_cost else 0)
+    head = f"{len(comparison.pairs)} pair(s) compared: " + (", ".join(parts) or "none")
+    unmatched = len(comparison.only_base) + len(comparison.only_candidate) + len(comparison.not_compared)
+    if unmatched:
+        head += f"; {unmatched} not compared (listed above)"
+    return head + ("; regression(s) found." if worse else "; no regression.")
+
+
+def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    console.print(f"base: {escape(comparison.base)}\ncandidate: {escape(comparison.candidate)}", highlight=False)
+    table = Table(title="metrics (gain: + is better)", pad_edge=False)
+    for h in COMPARE_HEADER:
+        table.add_column(h, justify="left" if h in ("task", "model", "metric", "verdict") else "right",
+                         overflow="fold")
+    styles = {"worse": "red", "better": "green", "too few seeds to tell": "yellow"}
+    for row in comparison_rows(comparison):
+        style = styles.get(row[-1])
+        table.add_row(*[escape(c) for c in row[:-1]], f"[{style}]{row[-1]}[/{style}]" if style else row[-1])
+    console.print(table)
+    if comparison.costs:
+        costs = Table(title="cost (never a metric regression; see --fail-on-cost)", pad_edge=False)
+        for h in COST_HEADER:
+            costs.add_column(h, justify="left" if h in ("task", "model", "cost", "verdict") else "right")
+        for row in cost_rows(comparison):
+            costs.add_row(*map(escape, row))
+        console.print(costs)
+    for title, lines in (("not compared", _unmatched_lines(comparison)), ("notes", _notes_lines(comparison)),
+                         ("", comparison.notes)):
+        if lines:
+            if title:
+                console.print(f"[bold]{title}[/bold]")
+            for line in lines:
+                console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+    console.print(comparison.settings.describe(), style="dim", highlight=False, soft_wrap=True)
+    for line in comparison_findings(comparison, fail_on_cost):
+        console.print(f"[red]{escape(line)}[/red]", highlight=False, soft_wrap=True)
+    console.print(_summary(comparison, fail_on_cost), highlight=False, soft_wrap=True)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+            + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows])
+
+
+def comparison_markdown(comparison, fail_on_cost: bool = False) -> str:
+    lines = [f"Base: `{comparison.base}`  ", f"Candidate: `{comparison.candidate}`", "",
+             "Metrics (gain: + is better)", ""]
+    lines += _md_table(COMPARE_HEADER, comparison_rows(comparison))
+    if comparison.costs:
+        lines += ["", "Cost (never a metric regression unless `--fail-on-cost`)", ""]
+        lines += _md_table(COST_HEADER, cost_rows(comparison))
+    for title, items in (("Not compared", _unmatched_lines(comparison)), ("Notes", _notes_lines(comparison)
+                                                                          + comparison.notes)):
+        if items:
+            lines += ["", f"{title}:", ""] + [f"- {i}" for i in items]
+    lines += ["", comparison.settings.describe(), ""]
+    lines += [f"**{line}**  " for line in comparison_findings(comparison, fail_on_cost)]
+    lines += [_summary(comparison, fail_on_cost)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,173 @@
+"""Leaderboard plots as PNG (matplotlib, Agg backend: no display needed).
+
+- `bars`: one panel per task, one bar per model, error bars = the leaderboard's std, the reference as a line;
+- `cost`: one panel per task, the metric against a cost (seconds per epoch or peak memory), one point per model;
+- `scale`: one panel per task with extra test splits (scale splits, or test_id / test_near_ood / test_far_ood),
+  the metric on each split in the task's order, one line per model.
+
+Input is a leaderboard frame (gbench.results.aggregate) or anything that reads into one: a results directory or
+a leaderboard CSV.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from gbench.errors import GbenchError
+
+KINDS = ("bars", "cost", "scale")
+COSTS = {"time": ("s_per_epoch", "seconds per epoch"), "memory": ("peak_memory_mb", "peak memory (MB)")}
+
+
+def load_frame(source: Path | str):
+    """(leaderboard frame, {task: name of its headline split} where known)."""
+    import pandas as pd
+
+    from gbench.results import ResultStore, aggregate
+
+    path = Path(source)
+    if path.is_dir():
+        store = ResultStore(path)
+        if not store.records_dir.is_dir():
+            raise GbenchError(f"'{source}' has no records/ folder: give a results directory or a leaderboard CSV.")
+        records, _ = store.load()
+        if not records:
+            raise GbenchError(f"'{source}' has no intact records to plot.")
+        heads = {r.task: r.test_splits[0] for r in records}
+        return aggregate(records), heads
+    if path.is_file() and path.suffix == ".csv":
+        frame = pd.read_csv(path)
+        missing = [c for c in ("task", "model", "mean", "std") if c not in frame.columns]
+        if missing:
+            raise GbenchError(f"{path}: not a gbench leaderboard CSV (missing {', '.join(missing)}).")
+        return frame, {}
+    raise GbenchError(f"'{source}': give a results directory (with records/) or a leaderboard .csv file.")
+
+
+def scale_splits(frame) -> list[str]:
+    return [c[: -len("_mean")] for c in frame.columns if c.endswith("_mean") and c != "val_mean"
+            and frame[c].notna().any()]
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _grid(n: int):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return plt, fig, list(axes.flat[:n])
+
+
+def _save(plt, fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _ylabel(sub) -> str:
+    metric = str(sub["metric"].iloc[0]) if "metric" in sub.columns else "metric"
+    hib = sub["higher_is_better"].iloc[0] if "higher_is_better" in sub.columns else True
+    return metric + ("" if str(hib).lower() in ("true", "1") else " (lower is better)")
+
+
+def plot_bars(frame, path: Path) -> Path:
+    tasks = list(dict.fromkeys(frame["task"]))
+    plt, fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        sub = frame[frame["task"] == task]
+        models = [str(m) for m in sub["model"]]
+        stds = [float(s) if _finite(s) else 0.0 for s in sub["std"]]
+        ax.bar(range(len(models)), sub["mean"], yerr=stds, capsize=4, color="#4c72b0")
+        ax.set_xticks(range(len(models)), models, rotation=30, ha="right")
+        ref = sub["reference"] if "reference" in sub.columns else []
+        for i, r in enumerate(ref):
+            if _finite(r):
+                ax.hlines(float(r), i - 0.4, i + 0.4, colors="#c44e52", linestyles="--",
+                          label="reference" if i == 0 or not ax.get_legend_handles_labels()[0] else None)
+        if any(_finite(r) for r in ref):
+            ax.legend(fontsize=8)
+        ax.set_title(task)
+        ax.set_ylabel(_ylabel(sub))
+    return _save(plt, fig, path)
+
+
+def plot_cost(frame, path: Path, cost: str = "time") -> Path:
+    if cost not in COSTS:
+        raise GbenchError(f"--cost '{cost}': choose time (seconds per epoch) or memory (peak MB).")
+    column, label = COSTS[cost]
+    if column not in frame.columns or not frame[column].map(_finite).any():
+        raise GbenchError(f"no {label} in these results: nothing to plot against; try --cost "
+                          f"{'memory' if cost == 'time' else 'time'}.")
+    have = frame[frame[column].map(_finite)]
+    tasks = list(dict.fromkeys(have["task"]))
+    plt, fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        sub = have[have["task"] == task]
+        stds = [float(s) if _finite(s) else 0.0 for s in sub["std"]]
+        ax.errorbar(sub[column], sub["mean"], yerr=stds, fmt="o", capsize=3)
+        for x, y, m in zip(sub[column], sub["mean"], sub["model"]):
+            ax.annotate(str(m), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel(label + " (log scale)")
+        ax.set_ylabel(_ylabel(sub))
+        ax.set_title(task)
+    return _save(plt, fig, path)
+
+
+def plot_scale(frame, path: Path, heads: dict[str, str] | None = None) -> Path:
+    splits = scale_splits(frame)
+    tasks = [t for t in dict.fromkeys(frame["task"])
+             if any(frame.loc[frame["task"] == t, f"{s}_mean"].notna().any() for s in splits)]
+    if not tasks:
+        raise GbenchError("no task here has extra test splits (scale splits or id/ood splits): nothing to plot "
+                          "with --kind scale; use --kind bars or cost.")
+    plt, fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        sub = frame[frame["task"] == task]
+        mine = [s for s in splits if sub[f"{s}_mean"].notna().any()]
+        names = [(heads or {}).get(task, "headline test split"), *mine]
+        for row in sub.to_dict("records"):
+            ys = [row["mean"], *[row[f"{s}_mean"] for s in mine]]
+            es = [row["std"], *[row.get(f"{s}_std") for s in mine]]
+            es = [float(e) if _finite(e) else 0.0 for e in es]
+            ax.errorbar(range(len(names)), ys, yerr=es, marker="o", capsize=3, label=str(row["model"]))
+        ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+        ax.set_xlabel("test split (in the task's order)")
+        ax.set_ylabel(_ylabel(sub))
+        ax.set_title(task)
+        ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def plot(source_or_frame, kind: str, out_dir: Path, cost: str = "time", heads: dict[str, str] | None = None,
+         stem: str | None = None) -> Path:
+    """Write `<out_dir>/<stem or kind>.png` and return its path."""
+    if kind not in KINDS:
+        raise GbenchError(f"--kind '{kind}': choose bars, cost or scale.")
+    if isinstance(source_or_frame, (str, Path)):
+        frame, heads = load_frame(source_or_frame)
+    else:
+        frame = source_or_frame
+    if frame.empty:
+        raise GbenchError("the leaderboard is empty: nothing to plot.")
+    path = Path(out_dir) / f"{stem or kind}.png"
+    if kind == "bars":
+        return plot_bars(frame, path)
+    if kind == "cost":
+        return plot_cost(frame, path, cost)
+    return plot_scale(frame, path, heads)
