@@ -30,6 +30,7 @@ SOURCES: dict[str, str] = {
     "pyg-node": "gbench.data.pyg_node:load_any_pyg",
     "ogb-node": "gbench.data.ogb_node:load_ogb_node",
     "sbm": "gbench.data.synthetic:load_sbm",
+    "structure": "gbench.data.structure:load_structure",
 }
 
 

@@ -26,6 +26,7 @@ TRANSFORMS: dict[str, str] = {
     "lap_pe": "gbench.data.transforms:laplacian_pe",
     "rw_pe": "gbench.data.transforms:random_walk_pe",
     "degree_onehot": "gbench.data.transforms:degree_onehot",
+    "render": "gbench.data.render:render_transform",
 }
 
 _cache: dict[tuple[str, str], tuple[list, dict]] = {}

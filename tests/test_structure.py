@@ -1,0 +1,201 @@
+"""Structural-abstraction tasks (GraphAbstract): labels against independent computations, byte-identical
+datasets, scale-split sizes, a deterministic renderer, and an end-to-end run with a GNN and a vision model."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from gbench.data import structure as S
+from gbench.data.staging import DataContext
+from gbench.results import ResultStore, read_record
+
+
+def _params(task: str, n: int = 6, seed: int = 0, **extra) -> dict:
+    lo = 30 if task == "symmetry" else 20
+    ranges = {"train": [lo, 50], "val": [lo, 50], "test_id": [lo, 50], "test_near_ood": [40, 70],
+              "test_far_ood": [60, 90]}
+    return {**S.DEFAULTS, "task": task, "seed": seed, **extra,
+            "splits": {k: {"graphs": n, "nodes": r} for k, r in ranges.items()}}
+
+
+def _graphs(blob):
+    ptr, ei = blob["edge_ptr"], blob["edge_index"]
+    for i, n in enumerate(blob["num_nodes"].tolist()):
+        e = ei[:, int(ptr[i]): int(ptr[i + 1])].numpy()
+        yield n, e[:, e[0] < e[1]].T
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return {t: S.generate(_params(t)) for t in S.TASKS}
+
+
+def test_bridge_counts_match_brute_force(blobs):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    def components(n, e):
+        return connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)),
+                                    directed=False)[0]
+
+    blob = blobs["bridges"]
+    counts = []
+    for (n, e), y in zip(_graphs(blob), blob["y"].tolist()):
+        base = components(n, e)
+        counts.append(sum(components(n, np.delete(e, k, 0)) > base for k in range(len(e))))
+        assert counts[-1] == y
+    assert len(set(counts)) > 3  # the label varies
+
+
+def test_spectral_gap_matches_scipy(blobs):
+    from scipy.linalg import eigvalsh
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import laplacian
+
+    blob = blobs["spectral_gap"]
+    values = []
+    for (n, e), y in zip(_graphs(blob), blob["y"].tolist()):
+        a = coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
+        lam = eigvalsh(laplacian(a.toarray(), normed=True))
+        assert lam[0] == pytest.approx(0, abs=1e-8) and lam[1] > 1e-6  # connected
+        assert y == pytest.approx(lam[1], abs=1e-5)
+        values.append(y)
+    assert 0 < min(values) < 0.2 and max(values) > 0.4
+
+
+def test_symmetry_labels_match_automorphisms(blobs):
+    import networkx as nx
+    import pynauty
+    from networkx.algorithms.isomorphism import GraphMatcher
+
+    blob = blobs["symmetry"]
+    assert blob["y"].tolist() == [1, 0] * 15  # balanced by construction
+    for k, ((n, e), y) in enumerate(zip(_graphs(blob), blob["y"].tolist())):
+        adj = {v: [] for v in range(n)}
+        for u, v in e.tolist():
+            adj[u].append(v)
+        size = pynauty.autgrp(pynauty.Graph(n, adjacency_dict=adj))[1]
+        assert (size > 1) == bool(y)
+        if k < 8:  # VF2 on a few: a non-identity automorphism exists iff symmetric
+            g = nx.Graph(e.tolist())
+            g.add_nodes_from(range(n))
+            found = sum(1 for _, m in zip(range(2), GraphMatcher(g, g).isomorphisms_iter()))
+            assert (found > 1) == bool(y)
+
+
+def test_topology_labels_are_generator_families(blobs):
+    blob = blobs["topology"]
+    assert torch.equal(blob["y"], blob["family"])
+    assert torch.bincount(blob["y"]).tolist() == [5] * 6  # 30 graphs, 6 classes, balanced
+    # the families differ where they should: cyclic graphs are sparse rings, communities are dense
+    mean_deg = {c: [] for c in range(6)}
+    for (n, e), y in zip(_graphs(blob), blob["y"].tolist()):
+        mean_deg[y].append(2 * len(e) / n)
+    assert np.mean(mean_deg[2]) > np.mean(mean_deg[1])
+
+
+def test_every_graph_connected_and_sizes_in_range(blobs):
+    for task, blob in blobs.items():
+        p = _params(task)
+        for (n, e), s in zip(_graphs(blob), blob["split"].tolist()):
+            lo, hi = p["splits"][S.SPLITS[s]]["nodes"]
+            assert lo <= n <= hi and S.is_connected(n, e), task
+
+
+def test_same_spec_same_bytes_and_seed_changes_data(tmp_path):
+    p = _params("bridges", n=4)
+    paths = []
+    for name in ("a", "b"):
+        ctx = DataContext(data_root=None, cache_dir=tmp_path / name)
+        S.load_or_generate(p, ctx)
+        paths.append(S.cache_path(p, ctx))
+    digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+    assert digest[0] == digest[1]
+    torch.load(paths[0], weights_only=True)  # plain tensors only
+    other = S.generate(_params("bridges", n=4, seed=1))
+    assert not torch.equal(other["edge_index"][:, :50], torch.load(paths[0], weights_only=True)["edge_index"][:, :50])
+
+
+def test_catalog_specs_have_table4_sizes():
+    from gbench.specs import load_task
+
+    table4 = {"structure-topology": [3000, 300, 300, 300, 300], "structure-symmetry": [2000, 200, 600, 600, 600],
+              "structure-spectral-gap": [3000, 300, 300, 300, 300], "structure-bridges": [2500, 250, 250, 250, 250]}
+    for tid, sizes in table4.items():
+        spec = load_task(tid)
+        splits = spec.dataset.params["splits"]
+        assert [splits[s]["graphs"] for s in S.SPLITS] == sizes
+        assert spec.split.test_splits == ["test_id", "test_near_ood", "test_far_ood"]
+        assert load_task(f"{tid}-cpu").dataset.params["splits"]["train"]["graphs"] < sizes[0]
+    assert load_task("structure-symmetry-synthetic-cpu").dataset.params["bases"] == "synthetic"
+    assert load_task("structure-symmetry").dataset.params["bases"] == "real"
+
+
+def test_split_sizes_follow_the_spec(tmp_path):
+    from gbench.specs import load_task
+
+    spec = load_task("structure-topology-cpu")
+    small = {k: {"graphs": 3 + i, "nodes": v["nodes"]} for i, (k, v) in
+             enumerate(spec.dataset.params["splits"].items())}
+    task = spec.model_copy(update={"dataset": spec.dataset.model_copy(
+        update={"params": {**spec.dataset.params, "splits": small}})})
+    td = S.load_structure(task, DataContext(data_root=None, cache_dir=tmp_path))
+    assert {k: int(v.numel()) for k, v in td.splits[0].items()} == {k: 3 + i for i, k in enumerate(S.SPLITS)}
+    assert td.num_classes == 6 and len(td.graphs) == sum(3 + i for i in range(5))
+
+
+def test_renderer_is_deterministic_and_cached(tmp_path):
+    from gbench.data.render import render_images
+
+    td = S.to_task_data(S.generate(_params("topology", n=2)), "k")
+    ctx = DataContext(data_root=None, cache_dir=tmp_path)
+    a = render_images(td.graphs, "fa2", 32, 0, ctx)
+    files = list((tmp_path / "renders").glob("*.pt"))
+    assert len(files) == 1 and a.shape == (10, 3, 32, 32) and a.dtype == torch.uint8
+    b = render_images(td.graphs, "fa2", 32, 0, None)  # drawn again, not read from the cache
+    assert torch.equal(a, b) and a.float().mean() > 1  # something was drawn
+    assert not torch.equal(a, render_images(td.graphs, "spectral", 32, 0, None))
+
+
+def test_real_bases_fail_clearly_offline_without_data(cli, tmp_path):
+    result = cli("run", "--tasks", "structure-symmetry-cpu", "--models", "gin-degree", "--seeds", "1",
+                 "--out", tmp_path / "o")
+    assert result.code != 0
+    assert "MUTAG" in result.err + result.out and "data root" in result.err + result.out
+
+
+def test_real_bases_from_the_data_root(shared_data, tmp_path):
+    if not (shared_data / "TU" / "MUTAG" / "raw").is_dir():
+        pytest.skip("MUTAG not in the data root")
+    real = S.load_real_bases(DataContext(data_root=shared_data, cache_dir=tmp_path, offline=True), S.DEFAULTS)
+    assert min(real.by_size) >= 10 and len(real.starts) > 2000
+    blob = S.generate(_params("symmetry", n=4, bases="real"), real)
+    assert blob["y"].tolist() == [1, 0] * 10
+
+
+def test_end_to_end_scale_metrics_for_a_gnn_and_a_vision_model(cli, tmp_path):
+    from gbench.specs import load_task
+
+    spec = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
+    spec["id"] = "structure-topology-tiny"
+    spec["dataset"]["params"]["splits"] = {k: {"graphs": g, "nodes": v["nodes"]} for (k, v), g in
+                                           zip(spec["dataset"]["params"]["splits"].items(), [24, 12, 12, 12, 12])}
+    spec["protocol"].update({"epochs": 2, "seeds": 1})
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = cli("run", "--tasks", path, "--models", "gin-degree,resnet10-spectral-scratch", "--seeds", "1",
+                 "--set", "train.epochs=2", "--out", tmp_path / "o", "--threads", "1")
+    assert result.code == 0, result
+    recs = [read_record(p) for p in ResultStore(tmp_path / "o").record_paths()]
+    assert sorted(r.model for r in recs) == ["gin-degree", "resnet10-spectral-scratch"]
+    for r in recs:
+        assert r.status == "ok" and set(r.metrics) == {"val", "test_id", "test_near_ood", "test_far_ood"}
+        assert r.test_splits[0] == "test_id"
+    board = pd.read_csv(tmp_path / "o" / "leaderboard.csv")
+    assert {"test_near_ood_mean", "test_far_ood_mean"} <= set(board.columns)
