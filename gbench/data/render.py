@@ -63,7 +63,8 @@ def rasterize(pos: np.ndarray, edges: np.ndarray, size: int) -> np.ndarray:
     img = np.zeros((size, size, 3), dtype=np.float32)
 
     if len(edges):
-        # Edges: samples every half pixel along each segment, splatted bilinearly (max, so overlaps do not add).
+        # Edges: samples every half pixel along each segment, splatted bilinearly; two samples per pixel of length
+        # give a sum of about 2 on the line, so coverage = min(1, sum / 2) (crossings saturate).
         a, b = p[edges[:, 0]], p[edges[:, 1]]
         length = np.sqrt(((b - a) ** 2).sum(1))
         counts = np.maximum(2, np.ceil(length * 2).astype(np.int64) + 1)
@@ -71,13 +72,14 @@ def rasterize(pos: np.ndarray, edges: np.ndarray, size: int) -> np.ndarray:
         start = np.repeat(np.cumsum(counts) - counts, counts)
         t = (np.arange(counts.sum()) - start) / np.repeat(counts - 1, counts)
         pts = a[which] + (b - a)[which] * t[:, None] - 0.5
-        cover = np.zeros((size, size), dtype=np.float32)
+        cover = np.zeros(size * size)
         x0, y0 = np.floor(pts[:, 0]).astype(np.int64), np.floor(pts[:, 1]).astype(np.int64)
-        fx, fy = (pts[:, 0] - x0).astype(np.float32), (pts[:, 1] - y0).astype(np.float32)
+        fx, fy = pts[:, 0] - x0, pts[:, 1] - y0
         for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
             xi, yi = x0 + dx, y0 + dy
             ok = (xi >= 0) & (xi < size) & (yi >= 0) & (yi < size)
-            np.maximum.at(cover, (yi[ok], xi[ok]), np.minimum(1.0, 2.0 * w[ok]))
+            cover += np.bincount(yi[ok] * size + xi[ok], weights=w[ok], minlength=size * size)
+        cover = np.minimum(1.0, cover / 2.0).reshape(size, size).astype(np.float32)
         alpha = (EDGE_ALPHA * cover)[..., None]
         img = img * (1 - alpha) + alpha  # white edges
 
@@ -90,10 +92,12 @@ def rasterize(pos: np.ndarray, edges: np.ndarray, size: int) -> np.ndarray:
     py = cy[:, None, None] + oy[None]
     d = np.sqrt((px + 0.5 - p[:, 0, None, None]) ** 2 + (py + 0.5 - p[:, 1, None, None]) ** 2)
     ok = (px >= 0) & (px < size) & (py >= 0) & (py < size)
-    outer = np.zeros((size, size), dtype=np.float32)
-    fill = np.zeros((size, size), dtype=np.float32)
-    np.maximum.at(outer, (py[ok], px[ok]), np.clip(radius + border - d[ok] + 0.5, 0, 1).astype(np.float32))
-    np.maximum.at(fill, (py[ok], px[ok]), np.clip(radius - d[ok] + 0.5, 0, 1).astype(np.float32))
+    # Overlapping discs add their coverage, clipped at 1 (np.bincount: far faster than an unbuffered maximum).
+    flat = py[ok] * size + px[ok]
+    outer = np.minimum(1.0, np.bincount(flat, np.clip(radius + border - d[ok] + 0.5, 0, 1), size * size))
+    fill = np.minimum(1.0, np.bincount(flat, np.clip(radius - d[ok] + 0.5, 0, 1), size * size))
+    outer = outer.reshape(size, size).astype(np.float32)
+    fill = fill.reshape(size, size).astype(np.float32)
     img = img * (1 - outer[..., None]) + outer[..., None]
     img = img * (1 - fill[..., None]) + SKYBLUE * fill[..., None]
     # y grows downwards in the image; flip so the picture reads like the plot (cosmetic, fixed).
