@@ -247,7 +247,9 @@ def compare(
                                                        "is no change.")] = 0.5,
     bootstrap_seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
     format_: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
-    fail_on_regression: Annotated[bool, typer.Option(help="Exit 1 when a metric got worse.")] = False,
+    fail_on_regression: Annotated[bool, typer.Option(help="Exit 1 when a metric got worse, or when the gate "
+                                                           "cannot vouch: damaged records, or no pair compared.")
+                                  ] = False,
     fail_on_cost: Annotated[bool, typer.Option(help="Exit 1 when a cost got worse beyond its tolerance too.")
                             ] = False,
 ) -> None:
@@ -272,6 +274,12 @@ def compare(
     else:
         print_comparison(result, console, fail_on_cost)
     failed = (fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions)
+    if fail_on_regression and (result.damaged or not result.pairs):
+        why = (f"{len(result.damaged)} damaged record(s) were excluded, and one could hide a regression"
+               if result.damaged else "no (task, model) pair could be compared")
+        err_console.print(f"the regression gate cannot vouch for the candidate: {why}.", style="red",
+                          highlight=False, soft_wrap=True, markup=False)
+        failed = True
     if failed:
         for line in comparison_findings(result, fail_on_cost):
             if line.startswith(("REGRESSION", "COST REGRESSION")):
@@ -327,6 +335,9 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
     for path, reason in report.damaged:
         err_console.print(f"[red]damaged[/red] {escape(str(path))}: {escape(reason)}", highlight=False,
                           soft_wrap=True)
+    for path, reason in report.damaged_attempts:
+        err_console.print(f"[yellow]damaged superseded attempt[/yellow] {escape(str(path))}: {escape(reason)}",
+                          highlight=False, soft_wrap=True)
     extra = f", {report.attempts} superseded attempt(s)" if report.attempts else ""
     temps = f", {len(report.temp_files)} unfinished temp file(s) (never read as records)" if report.temp_files else ""
     console.print(f"{report.valid} valid record(s){extra}, {len(report.damaged)} damaged{temps}", highlight=False)

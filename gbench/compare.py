@@ -63,6 +63,7 @@ class Side:
     kind: Literal["records", "csv"]
     samples: dict[tuple[str, str], Sample]
     warnings: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # record files excluded because they are not intact
 
 
 @dataclass
@@ -164,6 +165,7 @@ class Comparison:
     only_candidate: list[Unmatched]
     not_compared: list[Unmatched]
     notes: list[str]
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[PairResult]:
@@ -190,6 +192,7 @@ class Comparison:
             "only_in_base": [asdict(u) for u in self.only_base],
             "only_in_candidate": [asdict(u) for u in self.only_candidate],
             "not_compared": [asdict(u) for u in self.not_compared], "notes": self.notes,
+            "damaged_records": self.damaged,
             "regressions": [f"{p.task} / {p.model}" for p in self.regressions],
             "cost_regressions": [f"{c.task} / {c.model} / {c.column}" for c in self.cost_regressions],
         })
@@ -229,7 +232,7 @@ def _side_from_records(root: Path) -> Side:
         raise GbenchError(f"'{root}' has no records/ folder: give a results directory written by `gbench run` "
                           "or a leaderboard CSV.")
     records, problems = store.load()
-    side = Side(str(root), "records", {}, [f"excluded damaged record: {p}" for p in problems])
+    side = Side(str(root), "records", {}, [f"excluded damaged record: {p}" for p in problems], list(problems))
     groups: dict[tuple, list] = {}
     for r in records:
         groups.setdefault((r.task, r.task_version, r.model, r.model_hash), []).append(r)
@@ -432,7 +435,7 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
             cr.notes.append(f"beyond the tolerance but not significant (corrected p {adj:.3g})")
             cr.verdict = "no detectable change"
     return Comparison(base.source, cand.source, s, pairs, costs, only_base, only_cand, not_compared,
-                      notes + base.warnings + cand.warnings)
+                      notes + base.warnings + cand.warnings, base.damaged + cand.damaged)
 
 
 def _test_pair(b: Sample, c: Sample, s: Settings) -> PairResult:

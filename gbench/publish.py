@@ -73,6 +73,7 @@ _JS = """
   heads.forEach(function(th){th.addEventListener('click',function(){
     var want=th.getAttribute('data-next')||(th.getAttribute('aria-sort')==='ascending'?'descending':'ascending');
     th.removeAttribute('data-next'); sortBy(th,want);});});
+  table.setAttribute('data-sortable','ready');
   var m=/[#&]sort=(-?)([A-Za-z0-9_]+)/.exec(location.hash);
   if(m){var th=table.querySelector('th[data-key="'+m[2]+'"]');
     if(th){th.setAttribute('data-next',m[1]?'descending':'ascending'); th.click();}}

@@ -170,24 +170,32 @@ def _rewrite(src: Path, dst: Path, **changes) -> None:
 def test_task_versions_damaged_records_and_costs(cli, runs, tmp_path):
     bumped = tmp_path / "bumped"
     _rewrite(runs / "base", bumped, task_version=2)
-    body = _json(cli("compare", runs / "base", bumped, "--format", "json", "--fail-on-regression"))
+    result = cli("compare", runs / "base", bumped, "--format", "json", "--fail-on-regression")
+    body = _json(result)
     assert body["pairs"] == [] and len(body["not_compared"]) == 2
     assert "task version differs (base v1, candidate v2)" in body["not_compared"][0]["reason"]
+    assert result.code == 1 and "cannot vouch" in result.err  # a gate that compared nothing does not pass
 
     slow = tmp_path / "slow"
     _rewrite(runs / "base", slow, cost=lambda r: r.cost.model_copy(update={"s_per_epoch": r.cost.s_per_epoch * 5}))
-    victim = ResultStore(slow).record_paths()[0]
-    victim.write_text(victim.read_text().replace('"seed": ', '"seed": 1', 1))  # damaged after it was written
     plain = cli("compare", runs / "base", slow, "--fail-on-regression", "--format", "json")
     assert plain.code == 0, plain  # cost alone never fails the metric gate
     body = json.loads(plain.out)
-    assert any("excluded damaged record" in n for n in body["notes"])
-    assert {p["cand_n"] for p in body["pairs"]} == {4, 5}
     slower = [c for c in body["costs"] if c["column"] == "s_per_epoch"]
     assert slower and all(c["verdict"] == "more expensive" and c["ratio"] > 4 for c in slower)
     assert all(p["verdict"] == "no detectable change" for p in body["pairs"])
     gate = cli("compare", runs / "base", slow, "--fail-on-cost")
     assert gate.code == 1 and "COST REGRESSION sbm-node / gcn: s_per_epoch" in gate.err
+
+    victim = ResultStore(slow).record_paths()[0]
+    victim.write_text(victim.read_text().replace('"seed": ', '"seed": 1', 1))  # damaged after it was written
+    damaged = cli("compare", runs / "base", slow, "--format", "json")
+    assert damaged.code == 0
+    body = json.loads(damaged.out)
+    assert any("excluded damaged record" in n for n in body["notes"]) and len(body["damaged_records"]) == 1
+    assert {p["cand_n"] for p in body["pairs"]} == {4, 5}  # the damaged seed is left out, never averaged in
+    gate = cli("compare", runs / "base", slow, "--fail-on-regression")
+    assert gate.code == 1 and "1 damaged record(s) were excluded" in gate.err
 
 
 def test_holm_and_bad_settings(cli, runs):

@@ -1,0 +1,174 @@
+"""`gbench publish` (CSV, Markdown, a static HTML page checked in a real headless browser) and `gbench plot`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from gbench.data import SOURCES
+
+FAST = ["--tasks", "sbm-node", "--set", "train.epochs=30", "--threads", "1"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _gbench(*args) -> int:
+    from gbench import cli as cli_module
+
+    old = sys.argv
+    sys.argv = ["gbench", *map(str, args)]
+    try:
+        cli_module.main()
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        sys.argv = old
+    return 0
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, session_cache) -> Path:
+    out = tmp_path_factory.mktemp("publish-runs") / "results"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GBENCH_OFFLINE", "1")
+        mp.setenv("GBENCH_CACHE", str(session_cache))
+        mp.delenv("GBENCH_DATA", raising=False)
+        mp.setenv("COLUMNS", "200")
+        assert _gbench("run", *FAST, "--models", "gcn,mlp,label-propagation", "--seeds", "3", "--out", out) == 0
+    return out
+
+
+def test_publish_writes_csv_markdown_html_and_never_overwrites_silently(cli, results, tmp_path):
+    boards = tmp_path / "leaderboards"
+    done = cli("publish", results, "--name", "sbm-cpu", "--dir", boards)
+    assert done.code == 0, done
+    csv, md, page = (boards / f"sbm-cpu.{ext}" for ext in ("csv", "md", "html"))
+    assert csv.exists() and md.exists() and page.exists()
+    board = pd.read_csv(csv)
+    assert list(board.model) == ["gcn", "label-propagation", "mlp"] and set(board.n_seeds) == {3}
+    assert board.equals(pd.read_csv(results / "leaderboard.csv"))  # the same aggregation as `gbench run`
+    assert "| sbm-node | gcn | acc |" in md.read_text()
+    text = page.read_text()
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # self-contained
+    assert "<script src" not in text and "<link" not in text
+    assert torch.__version__ in text and "torch_geometric" in text and "git_commit" in text
+    assert "gbench run --tasks sbm-node" in text  # the command that produced the results
+    again = cli("publish", results, "--name", "sbm-cpu", "--dir", boards)
+    assert again.code == 2 and "exists already" in again.err and "--force" in again.err
+    assert cli("publish", results, "--name", "sbm-cpu", "--dir", boards, "--force").code == 0
+    bad = cli("publish", tmp_path / "nothing", "--name", "x", "--dir", boards)
+    assert bad.code == 2 and "no records/ folder" in bad.err
+
+
+def _dom(page: Path, fragment: str = "") -> str:
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri() + fragment],
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _column(dom: str, index: int) -> list[str]:
+    body = dom.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    return [re.findall(r'<td[^>]*data-value="([^"]*)"', row)[index] for row in rows]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium); "
+                                             "the HTML page is checked in a real headless browser only")
+def test_html_table_renders_and_sorts_in_headless_chromium(cli, results, tmp_path):
+    assert cli("publish", results, "--name", "page", "--dir", tmp_path).code == 0
+    page = tmp_path / "page.html"
+    board = pd.read_csv(tmp_path / "page.csv")
+    plain = _dom(page)
+    head = plain.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert 'data-sortable="ready"' in plain and "aria-sort" not in head  # the script ran; nothing sorted yet
+    assert _column(plain, 1) == ["gcn", "label-propagation", "mlp"]  # rendered rows, in the CSV's order
+    # #sort=mean clicks the "test" header once on load: ascending by the measured mean.
+    ascending = _dom(page, "#sort=mean")
+    assert re.search(r'<th data-key="mean"[^>]*aria-sort="ascending"', ascending)
+    assert _column(ascending, 1) == list(board.sort_values("mean").model)
+    assert [float(v) for v in _column(ascending, 3)] == sorted(board["mean"])
+    descending = _dom(page, "#sort=-mean")
+    assert _column(descending, 1) == list(board.sort_values("mean", ascending=False).model)
+    # Label propagation has no epochs: its missing s/epoch sorts last in either direction.
+    by_time = _dom(page, "#sort=-s_per_epoch")
+    assert _column(by_time, 1)[-1] == "label-propagation" and _column(by_time, 7)[-1] == ""
+    assert _column(by_time, 1)[:2] == list(board.dropna(subset=["s_per_epoch"]).sort_values(
+        "s_per_epoch", ascending=False).model)
+
+
+def _png(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 300 and height >= 250 and len(data) > 5_000, (width, height, len(data))
+    import matplotlib.image
+
+    assert matplotlib.image.imread(path).shape[:2] == (height, width)  # it decodes
+    return width, height
+
+
+def test_plots_are_pngs_and_bad_arguments_are_refused(cli, results, tmp_path):
+    for kind, extra in (("bars", []), ("cost", []), ("cost", ["--cost", "memory"])):
+        done = cli("plot", results, "--kind", kind, *extra, "--out", tmp_path / kind / "-".join(extra or ["x"]))
+        assert done.code == 0, done
+        _png(tmp_path / kind / "-".join(extra or ["x"]) / f"{kind}.png")
+    from_csv = cli("plot", results / "leaderboard.csv", "--kind", "bars", "--out", tmp_path / "csv")
+    assert from_csv.code == 0 and _png(tmp_path / "csv" / "bars.png")
+    kind = cli("plot", results, "--kind", "pie", "--out", tmp_path)
+    assert kind.code == 2 and "--kind 'pie': choose bars, cost or scale" in kind.err
+    cost = cli("plot", results, "--kind", "cost", "--cost", "carbon", "--out", tmp_path)
+    assert cost.code == 2 and "--cost 'carbon'" in cost.err
+    scale = cli("plot", results, "--kind", "scale", "--out", tmp_path)
+    assert scale.code == 2 and "no task here has extra test splits" in scale.err
+    missing = cli("plot", tmp_path / "nope.csv", "--out", tmp_path)
+    assert missing.code == 2 and "results directory" in missing.err
+
+
+def load_sizes(task, ctx):
+    """Rings (1) versus paths (0): small graphs to train on, a larger test split per scale."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    from gbench.data.graphs import GraphTaskData
+
+    def graph(n: int, ring: bool):
+        src = torch.arange(n - 1)
+        edges = torch.stack([src, src + 1])
+        if ring:
+            edges = torch.cat([edges, torch.tensor([[n - 1], [0]])], dim=1)
+        return Data(edge_index=to_undirected(edges, num_nodes=n), num_nodes=n, x=torch.ones(n, 1))
+
+    sizes = [4 + i % 5 for i in range(60)] + [12 + i % 4 for i in range(16)] + [24 + i % 4 for i in range(16)]
+    graphs = [graph(n, i % 2 == 0) for i, n in enumerate(sizes)]
+    y = torch.tensor([i % 2 == 0 for i in range(len(sizes))], dtype=torch.long)
+    split = {"train": torch.arange(40), "val": torch.arange(40, 50), "test": torch.arange(50, 60),
+             "test_x2": torch.arange(60, 76), "test_x4": torch.arange(76, 92)}
+    return GraphTaskData(graphs=graphs, y=y, splits=[split], num_classes=2)
+
+
+def test_run_writes_the_scale_plot_beside_a_leaderboard_with_scale_splits(cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(SOURCES, "test-sizes", f"{__name__}:load_sizes")
+    spec = {"id": "sizes", "version": 1, "level": "graph", "description": "rings versus paths at three sizes",
+            "dataset": {"source": "test-sizes"}, "split": {"kind": "generated",
+                                                          "test_splits": ["test", "test_x2", "test_x4"]},
+            "target": "multiclass", "metric": {"name": "accuracy", "higher_is_better": True},
+            "protocol": {"seeds": 2, "epochs": 4, "batch_size": 16, "optim": {"lr": 0.01}}}
+    path = tmp_path / "sizes.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    done = cli("run", "--tasks", path, "--models", "gin,gcn", "--seeds", "2", "--threads", "1", "--out", out)
+    assert done.code == 0, done
+    assert {"test_x2_mean", "test_x4_mean"} <= set(pd.read_csv(out / "leaderboard.csv").columns)
+    _png(out / "leaderboard-scale.png")
+    again = cli("plot", out, "--kind", "scale", "--out", tmp_path / "plots")
+    assert again.code == 0 and _png(tmp_path / "plots" / "scale.png")
