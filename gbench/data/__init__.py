@@ -31,6 +31,14 @@ SOURCES: dict[str, str] = {
     "ogb-node": "gbench.data.ogb_node:load_ogb_node",
     "sbm": "gbench.data.synthetic:load_sbm",
     "structure": "gbench.data.structure:load_structure",
+    "ogb-link": "gbench.data.link:load_ogb_link",
+    "planetoid-link": "gbench.data.link:load_planetoid_link",
+    "sbm-link": "gbench.data.link:load_sbm_link",
+    "tu": "gbench.data.tu:load_tu",
+    "csl": "gbench.data.tu:load_csl",
+    "ogb-graph": "gbench.data.molecules:load_ogb_graph",
+    "molhiv-csv": "gbench.data.molecules:load_molhiv_csv",
+    "graph-motifs": "gbench.data.synthetic_graphs:load_colour_motifs",
 }
 
 

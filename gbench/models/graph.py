@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gbench.metrics import import_ogb
 from gbench.models.contract import TaskInfo
 
 Readout = Literal["sum", "mean", "max"]
@@ -28,7 +29,7 @@ class NodeEncoder(nn.Module):
         super().__init__()
         extras = info.extras
         if extras.get("categorical_features"):
-            from ogb.graphproppred.mol_encoder import AtomEncoder
+            AtomEncoder = import_ogb("ogb.graphproppred.mol_encoder").AtomEncoder
 
             self.x_enc: nn.Module | None = AtomEncoder(hidden)
         elif info.num_features > 0:
@@ -59,7 +60,7 @@ def _edge_encoder(info: TaskInfo, hidden: int, use: bool) -> nn.Module | None:
     if not use or not info.edge_dim:
         return None
     if info.extras.get("categorical_edges"):
-        from ogb.graphproppred.mol_encoder import BondEncoder
+        BondEncoder = import_ogb("ogb.graphproppred.mol_encoder").BondEncoder
 
         return BondEncoder(hidden)
     return nn.Linear(info.edge_dim, hidden)
@@ -74,11 +75,17 @@ class GraphNet(nn.Module):
     readout -> MLP head. `conv(hidden)` builds one layer; `edge` says whether it consumes edge features."""
 
     def __init__(self, info: TaskInfo, make_conv, hidden: int, layers: int, dropout: float, readout: Readout,
-                 residual: bool, use_edge_attr: bool = False, gps: bool = False) -> None:
+                 residual: bool, use_edge_attr: bool = False, gps: bool = False, layer_readout: bool = False) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
         self.encoder = NodeEncoder(info, hidden)
+        # Xu et al.'s prediction layer (Eq. 4.2, and Errica et al.'s GIN): every layer's pooled representation,
+        # the encoded input included, gets its own linear prediction; they are summed, with dropout on each.
+        self.layer_readout = layer_readout
+        if layer_readout:
+            self.input_mlp = _mlp(hidden, hidden)
+            self.layer_heads = nn.ModuleList(nn.Linear(hidden, info.out_dim) for _ in range(layers + 1))
         self.edge_enc = _edge_encoder(info, hidden, use_edge_attr)
         self.convs = nn.ModuleList(make_conv(hidden) for _ in range(layers))
         # GPSConv normalises inside; other layers get batch norm here.
@@ -93,10 +100,13 @@ class GraphNet(nn.Module):
     def forward(self, batch) -> Tensor:
         from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
+        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
         h = self.encoder(batch)
         edge_attr = None
         if self.edge_enc is not None:
             edge_attr = self.edge_enc(batch.edge_attr)
+        if self.layer_readout:
+            return self._forward_layer_readout(h, batch, edge_attr, pool)
         for conv, norm in zip(self.convs, self.norms):
             if self.gps:
                 out = conv(h, batch.edge_index, batch.batch, **({"edge_attr": edge_attr} if edge_attr is not None
@@ -108,28 +118,51 @@ class GraphNet(nn.Module):
             if not self.gps:
                 out = F.dropout(F.relu(norm(out)), self.dropout, self.training)
             h = h + out if self.residual and not self.gps else out
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
         return self.head(pool(h, batch.batch, size=batch.num_graphs))
+
+    def _forward_layer_readout(self, h: Tensor, batch, edge_attr, pool) -> Tensor:
+        h = F.relu(self.input_mlp(h))
+        size = batch.num_graphs
+        out = F.dropout(self.layer_heads[0](pool(h, batch.batch, size=size)), self.dropout, self.training)
+        for conv, norm, head in zip(self.convs, self.norms, self.layer_heads[1:]):
+            h = conv(h, batch.edge_index, edge_attr) if edge_attr is not None else conv(h, batch.edge_index)
+            h = F.relu(norm(h))
+            h_pooled = pool(h, batch.batch, size=size)
+            out = out + F.dropout(head(h_pooled), self.dropout, self.training)
+        return out
 
 
 def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5, readout: Readout = "sum",
-        residual: bool = False, use_edge_attr: bool = False, train_eps: bool = False) -> nn.Module:
+        residual: bool = False, use_edge_attr: bool = False, train_eps: bool = False,
+        layer_readout: bool = False, ogb_conv: bool = False, virtual_node: bool = False) -> nn.Module:
     """Graph isomorphism network (Xu et al., ICLR 2019): GIN-0 layers with 2-layer MLPs. With edge features,
-    GINE layers (Hu et al., ICLR 2020)."""
+    GINE layers (Hu et al., ICLR 2020). `layer_readout`: Xu et al.'s and Errica et al.'s prediction from every
+    layer (input MLP + `layers` GIN layers, each pooled and linearly mapped to the output, summed; dropout only
+    there); otherwise the last layer's pooled representation goes through an MLP head. `ogb_conv` or
+    `virtual_node`: OGB's molecule GIN instead (`OGBMolNet`: per-layer bond encoders, mean readout, linear head;
+    `hidden` is OGB's emb_dim), with a virtual node when `virtual_node` (OGB's gin-virtual)."""
     from torch_geometric.nn import GINConv, GINEConv
+
+    if ogb_conv or virtual_node:
+        return OGBMolNet(info, "gin", layers, hidden, dropout, virtual_node, readout)
 
     def make(h: int) -> nn.Module:
         if use_edge_attr and info.edge_dim:
             return GINEConv(_mlp(h, h), train_eps=train_eps)
         return GINConv(_mlp(h, h), train_eps=train_eps)
 
-    return GraphNet(info, make, hidden, layers, dropout, readout, residual, use_edge_attr)
+    return GraphNet(info, make, hidden, layers, dropout, readout, residual, use_edge_attr,
+                    layer_readout=layer_readout)
 
 
 def gcn(info: TaskInfo, hidden: int = 64, layers: int = 4, dropout: float = 0.5, readout: Readout = "mean",
-        residual: bool = False) -> nn.Module:
-    """Graph convolutions (Kipf & Welling, ICLR 2017) with a graph readout."""
+        residual: bool = False, ogb_conv: bool = False, virtual_node: bool = False) -> nn.Module:
+    """Graph convolutions (Kipf & Welling, ICLR 2017) with a graph readout. `ogb_conv` / `virtual_node`: OGB's
+    molecule GCN (`OGBMolNet`, bond features in every convolution), as `gin`."""
     from torch_geometric.nn import GCNConv
+
+    if ogb_conv or virtual_node:
+        return OGBMolNet(info, "gcn", layers, hidden, dropout, virtual_node, readout)
 
     return GraphNet(info, lambda h: GCNConv(h, h), hidden, layers, dropout, readout, residual)
 
@@ -156,3 +189,145 @@ def gps(info: TaskInfo, hidden: int = 64, layers: int = 4, heads: int = 4, dropo
 
     return GraphNet(info, make, hidden, layers, dropout, readout, residual=False, use_edge_attr=use_edge_attr,
                     gps=True)
+
+
+class StructureAgnostic(nn.Module):
+    """Errica et al.'s structure-agnostic baselines: the graph is the multiset of its node features, edges unused.
+
+    `node_mlp=False` is their chemical baseline (MolecularFingerprint: an MLP over the sum of the node features);
+    `node_mlp=True` their social one (DeepMultisets: a per-node linear + ReLU layer, summed, then the MLP).
+    Categorical features (OGB atoms) are embedded with OGB's AtomEncoder first, which is then always per node.
+    """
+
+    def __init__(self, info: TaskInfo, hidden: int, node_mlp: bool) -> None:
+        super().__init__()
+        width = info.num_features
+        self.atoms: nn.Module | None = None
+        if info.extras.get("categorical_features"):
+            AtomEncoder = import_ogb("ogb.graphproppred.mol_encoder").AtomEncoder
+
+            self.atoms, width = AtomEncoder(hidden), hidden
+        elif width == 0:
+            raise ValueError("the structure-agnostic baseline needs node features; add degree_onehot to its transforms")
+        self.node = nn.Sequential(nn.Linear(width, hidden), nn.ReLU()) if node_mlp else None
+        width = hidden if node_mlp else width
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, info.out_dim))
+
+    def forward(self, batch) -> Tensor:
+        from torch_geometric.nn import global_add_pool
+
+        x = batch.x if self.atoms is None else self.atoms(batch.x)
+        if self.node is not None:
+            x = self.node(x)
+        return self.mlp(global_add_pool(x.float(), batch.batch, size=batch.num_graphs))
+
+
+def structure_agnostic(info: TaskInfo, hidden: int = 128, node_mlp: bool = False) -> nn.Module:
+    """Errica et al. (ICLR 2020) Sec. 4: a graph's summed node features through an MLP, no message passing."""
+    return StructureAgnostic(info, hidden, node_mlp)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OGB's molecule GNNs (examples/graphproppred/mol: gnn.py, conv.py), written against the same contract: the
+# convolutions embed bond features with their own BondEncoder per layer, as OGB's do, so parameter counts match
+# the leaderboard's rows (1,885,206 GIN, 527,701 GCN, 3,336,306 GIN+VN on ogbg-molhiv).
+
+
+def _ogb_conv_classes():
+    BondEncoder = import_ogb("ogb.graphproppred.mol_encoder").BondEncoder
+    from torch_geometric.nn import MessagePassing
+    from torch_geometric.utils import degree
+
+    class OGBGINConv(MessagePassing):
+        """h' = MLP((1 + eps) h + sum_j ReLU(h_j + bond(e_ij))), MLP 2-layer with a 2x-wide hidden layer."""
+
+        def __init__(self, emb: int, bonds: bool) -> None:
+            super().__init__(aggr="add")
+            self.mlp = nn.Sequential(nn.Linear(emb, 2 * emb), nn.BatchNorm1d(2 * emb), nn.ReLU(),
+                                     nn.Linear(2 * emb, emb))
+            self.eps = nn.Parameter(torch.zeros(1))
+            self.bond = BondEncoder(emb) if bonds else None
+
+        def forward(self, x, edge_index, edge_attr):
+            e = self.bond(edge_attr) if self.bond is not None else None
+            return self.mlp((1 + self.eps) * x + self.propagate(edge_index, x=x, e=e))
+
+        def message(self, x_j, e):
+            return F.relu(x_j if e is None else x_j + e)
+
+    class OGBGCNConv(MessagePassing):
+        """Symmetric-normalised sum over neighbours of ReLU(W h_j + bond(e_ij)), plus a root term
+        ReLU(W h + r) / deg, with deg counting the node itself."""
+
+        def __init__(self, emb: int, bonds: bool) -> None:
+            super().__init__(aggr="add")
+            self.linear = nn.Linear(emb, emb)
+            self.root = nn.Embedding(1, emb)
+            self.bond = BondEncoder(emb) if bonds else None
+
+        def forward(self, x, edge_index, edge_attr):
+            x = self.linear(x)
+            row, col = edge_index
+            deg = degree(row, x.size(0), dtype=x.dtype) + 1
+            inv = deg.pow(-0.5)
+            norm = inv[row] * inv[col]
+            e = self.bond(edge_attr) if self.bond is not None else None
+            out = self.propagate(edge_index, x=x, e=e, norm=norm)
+            return out + F.relu(x + self.root.weight) / deg.view(-1, 1)
+
+        def message(self, x_j, e, norm):
+            return norm.view(-1, 1) * F.relu(x_j if e is None else x_j + e)
+
+    return OGBGINConv, OGBGCNConv
+
+
+class OGBMolNet(nn.Module):
+    """OGB's GNN for molecules: AtomEncoder, `layers` convolutions each followed by batch norm, ReLU (not after the
+    last) and dropout, the last layer's node states mean-pooled, one linear layer to the tasks. With
+    `virtual_node`, a virtual node joined to every node (Gilmer et al., 2017): its state is added to every node
+    before each layer and updated from the summed node states by a 2-layer MLP between layers."""
+
+    def __init__(self, info: TaskInfo, conv: str, layers: int, emb: int, dropout: float, virtual_node: bool,
+                 readout: Readout) -> None:
+        super().__init__()
+        if layers < 2:
+            raise ValueError(f"layers must be >= 2, got {layers}")
+        gin_conv, gcn_conv = _ogb_conv_classes()
+        make = {"gin": gin_conv, "gcn": gcn_conv}[conv]
+        # Off OGB's molecules, the same network over float features (or a constant), without edge features.
+        self.atoms = NodeEncoder(info, emb)
+        bonds = bool(info.extras.get("categorical_edges") and info.edge_dim)
+        self.convs = nn.ModuleList(make(emb, bonds) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(emb) for _ in range(layers))
+        self.virtual: nn.Embedding | None = None
+        if virtual_node:
+            self.virtual = nn.Embedding(1, emb)
+            nn.init.constant_(self.virtual.weight, 0.0)
+            self.vn_mlps = nn.ModuleList(
+                nn.Sequential(nn.Linear(emb, 2 * emb), nn.BatchNorm1d(2 * emb), nn.ReLU(),
+                              nn.Linear(2 * emb, emb), nn.BatchNorm1d(emb), nn.ReLU()) for _ in range(layers - 1))
+        self.dropout = dropout
+        self.readout = readout
+        self.head = nn.Linear(emb, info.out_dim)
+
+    def forward(self, batch) -> Tensor:
+        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+        h = self.atoms(batch)
+        size = batch.num_graphs
+        vn = None
+        if self.virtual is not None:
+            vn = self.virtual(torch.zeros(size, dtype=torch.long, device=h.device))
+        last = len(self.convs) - 1
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            if vn is not None:
+                h = h + vn[batch.batch]
+            out = norm(conv(h, batch.edge_index, getattr(batch, "edge_attr", None)))
+            out = F.dropout(out if i == last else F.relu(out), self.dropout, self.training)
+            if vn is not None and i < last:
+                pooled = global_add_pool(h, batch.batch, size=size) + vn
+                vn = F.dropout(self.vn_mlps[i](pooled), self.dropout, self.training)
+            h = out
+        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
+        return self.head(pool(h, batch.batch, size=size))
+

@@ -85,9 +85,12 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
         np.random.seed(job.seed)
         per_split.append(_run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion,
                                     settings, batch_size, device, opts))
-    if len(per_split) == 1:
-        return per_split[0]
-    return _combine_folds(per_split, task)
+    # Which files and folds made the data (e.g. ogbg-molhiv from OGB's files or rebuilt from HIV.csv).
+    data_info = {k: v for k, v in td.info.items() if isinstance(v, (str, int, float, bool))}
+    outcome = per_split[0] if len(per_split) == 1 else _combine_folds(per_split, task)
+    if data_info:
+        outcome.extra = {**outcome.extra, "data": data_info}
+    return outcome
 
 
 def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion, settings, batch_size,
