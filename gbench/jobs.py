@@ -24,6 +24,7 @@ from gbench.specs import ReferenceSpec, ResolvedModel, TaskSpec, job_identity, s
 RUNNERS: dict[str, str] = {
     "node": "gbench.train.node:run_node",
     "graph": "gbench.train.graph:run_graph",
+    "link": "gbench.train.link:run_link",
 }
 
 

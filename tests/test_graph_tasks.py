@@ -137,6 +137,14 @@ def test_ogb_molecule_gnns_match_ogb_architecture_sizes():
     assert count(gcn(info, ogb_conv=True, **kw)) == 527701 + 300
     assert count(gin(info, virtual_node=True, **kw)) == 3336306 + 300
 
+    from torch_geometric.data import Batch, Data
+
+    # A one-graph training batch (513 ogbg-molfreesolv training graphs, batch 32) must not break the virtual node.
+    model = gin(info, hidden=16, layers=3, virtual_node=True).train()
+    mol = Data(x=torch.zeros(3, 9, dtype=torch.long), edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]),
+               edge_attr=torch.zeros(4, 3, dtype=torch.long), num_nodes=3)
+    assert model(Batch.from_data_list([mol])).shape == (1, 1) and model.training
+
 
 def test_csl_has_five_stratified_folds(shared_data, tmp_path):
     from gbench.data import load_task_data

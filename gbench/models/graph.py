@@ -326,8 +326,20 @@ class OGBMolNet(nn.Module):
             out = F.dropout(out if i == last else F.relu(out), self.dropout, self.training)
             if vn is not None and i < last:
                 pooled = global_add_pool(h, batch.batch, size=size) + vn
-                vn = F.dropout(self.vn_mlps[i](pooled), self.dropout, self.training)
+                vn = F.dropout(self._vn_update(i, pooled), self.dropout, self.training)
             h = out
         pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
         return self.head(pool(h, batch.batch, size=size))
+
+    def _vn_update(self, i: int, pooled: Tensor) -> Tensor:
+        """The virtual node's MLP. Batch norm cannot train on one graph; OGB's example skips such batches, here a
+        one-graph batch (a training set of size 1 mod the batch size) uses the running statistics instead."""
+        mlp = self.vn_mlps[i]
+        if self.training and pooled.size(0) == 1:
+            mlp.eval()
+            try:
+                return mlp(pooled)
+            finally:
+                mlp.train()
+        return mlp(pooled)
 
