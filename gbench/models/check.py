@@ -22,7 +22,7 @@ class Check:
 
 LEVEL_CHECKS: dict[str, Callable[[str, dict[str, Any]], list[Check]]] = {}
 # Modules that register the checks of other levels when imported.
-LEVEL_CHECK_MODULES: dict[str, str] = {"graph": "gbench.models.check_graph"}
+LEVEL_CHECK_MODULES: dict[str, str] = {"graph": "gbench.models.check_graph", "link": "gbench.models.check_link"}
 
 
 def register_level_check(level: str):

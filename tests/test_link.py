@@ -1,0 +1,234 @@
+"""Link prediction: exact heuristics on ogbl-ddi, no evaluation edge in any graph a model sees, seeded negatives and
+splits, the runner end to end on the generated task, and check-model at link level."""
+
+from __future__ import annotations
+
+import json
+import random
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from gbench.data.link import random_link_split, undirected, unique_pairs
+from gbench.results import ResultStore, read_record
+from gbench.train.link import remove_pairs, sample_training_negatives
+
+TINY = ["--tasks", "sbm-link", "--set", "train.epochs=4"]
+
+
+def _keys(pairs: torch.Tensor, n: int) -> set[int]:
+    lo, hi = torch.minimum(pairs[0], pairs[1]), torch.maximum(pairs[0], pairs[1])
+    return set((lo * n + hi).tolist())
+
+
+def _records(out: Path):
+    return sorted((read_record(p) for p in ResultStore(out).record_paths()), key=lambda r: (r.model, r.seed))
+
+
+def _ctx(root=None):
+    from gbench.data.staging import DataContext
+
+    return DataContext.from_env(root)
+
+
+def test_ddi_heuristics_match_published_hits20(shared_data):
+    """CN, AA and RA are deterministic: test Hits@20 on ogbl-ddi's official split equals the published values to four
+    decimals (NCN paper, arXiv 2302.00890). Scored the way the runner scores them: the model's predict() on the
+    protocol's test graph, ogb.Evaluator through the task's metric."""
+    if not (shared_data / "ogb" / "ogbl_ddi" / "raw").is_dir():
+        pytest.skip("ogbl-ddi not in the data root")
+    from gbench.data import load_task_data
+    from gbench.models.contract import build_model
+    from gbench.specs import load_model, load_task
+    from gbench.train.base import task_metrics
+    from gbench.train.link import link_task_info, model_inputs, ranking_metrics
+
+    task = load_task("ogbl-ddi")
+    td = load_task_data(task, _ctx(shared_data))
+    assert td.info["split"] == {"train": 1067911, "val": 133489, "test": 133489, "val_neg": 101882,
+                                "test_neg": 95599}
+    data = model_inputs(td, "test", torch.device("cpu"))
+    assert torch.equal(data.edge_index, undirected(td.train_pos, td.num_nodes))  # training edges only
+    got = {}
+    for name in ("common-neighbours", "adamic-adar", "resource-allocation"):
+        model = build_model(load_model(name, "link").implementation, link_task_info(td, task), {})
+        model.fit(model_inputs(td, "train", torch.device("cpu")), td.train_pos)
+        pos = model.predict(data, td.pos["test"]).numpy()
+        neg = model.predict(data, td.neg["test"]).numpy()
+        got[name] = round(ranking_metrics(task_metrics(task), pos, neg, None)["hits@20"], 4)
+    assert got == {"common-neighbours": 0.1773, "adamic-adar": 0.1861, "resource-allocation": 0.0623}
+
+
+RECORDER = textwrap.dedent("""
+    import torch
+
+    SEEN = []  # (phase, edge_index, pairs) for every call the runner makes
+
+
+    class Recorder(torch.nn.Module):
+        mask_target_edges = MASK
+
+        def __init__(self, info):
+            super().__init__()
+            self.emb = torch.nn.Embedding(info.num_nodes, 8)
+            self.lin = torch.nn.Linear(8, 1)
+
+        def encode(self, data):
+            SEEN.append(("encode", "train" if self.training else "eval", data.edge_index.clone(), None))
+            return self.emb.weight
+
+        def score(self, z, pairs, data):
+            SEEN.append(("score", "train" if self.training else "eval", data.edge_index.clone(), pairs.clone()))
+            return self.lin(z[pairs[0]] * z[pairs[1]]).view(-1)
+
+
+    def build(info):
+        return Recorder(info)
+""")
+
+
+def _recorded_run(cli, tmp_path, mask: bool):
+    from gbench.models.contract import load_factory
+
+    path = tmp_path / f"recorder_{int(mask)}.py"
+    path.write_text(RECORDER.replace("MASK", str(mask)))
+    result = cli("run", *TINY, "--model", f"{path}:build", "--seeds", "1", "--out", tmp_path / "out")
+    assert result.code == 0, result
+    return load_factory(f"{path}:build").__globals__["SEEN"]
+
+
+def test_no_validation_or_test_edge_reaches_the_model_graph(cli, tmp_path):
+    from gbench.data import load_task_data
+    from gbench.specs import load_task
+
+    seen = _recorded_run(cli, tmp_path, mask=False)
+    td = load_task_data(load_task("sbm-link"), _ctx())
+    n = td.num_nodes
+    held_out = _keys(td.pos["val"], n) | _keys(td.pos["test"], n)
+    assert held_out and {"train", "eval"} == {mode for _, mode, _, _ in seen}
+    for _, _, edge_index, _ in seen:
+        assert not (_keys(edge_index, n) & held_out)
+        assert _keys(edge_index, n) == _keys(td.train_pos, n)  # the whole training graph, nothing else
+    scored = set().union(*(_keys(p, n) for kind, mode, _, p in seen if kind == "score" and mode == "eval"))
+    assert held_out <= scored  # the held-out pairs were scored, only never seen as edges
+
+
+def test_target_edges_are_removed_from_the_training_graph_when_a_model_asks(cli, tmp_path):
+    from gbench.data import load_task_data
+    from gbench.specs import load_task
+
+    seen = _recorded_run(cli, tmp_path, mask=True)
+    n = load_task_data(load_task("sbm-link"), _ctx()).num_nodes
+    train_scores = [(ei, p) for kind, mode, ei, p in seen if kind == "score" and mode == "train"]
+    positives = train_scores[0::2]  # the runner scores each batch's positives, then its negatives
+    assert positives and all(not (_keys(p, n) & _keys(ei, n)) for ei, p in positives)
+
+
+def test_training_negatives_are_seeded_and_leave_global_state_alone():
+    graph = undirected(torch.randint(0, 50, (2, 200), generator=torch.Generator().manual_seed(0)), 50)
+    state = random.getstate()
+    a = sample_training_negatives(graph, 50, 64, "sparse", seed=3, epoch=1, batch=0)
+    assert random.getstate() == state
+    b = sample_training_negatives(graph, 50, 64, "sparse", seed=3, epoch=1, batch=0)
+    assert torch.equal(a, b) and a.shape == (2, 64)
+    assert not torch.equal(a, sample_training_negatives(graph, 50, 64, "sparse", seed=4, epoch=1, batch=0))
+    assert not torch.equal(a, sample_training_negatives(graph, 50, 64, "sparse", seed=3, epoch=2, batch=0))
+    assert not (_keys(a, 50) & _keys(graph, 50))  # never an edge of the training graph
+
+
+def test_random_link_split_is_disjoint_complete_and_deterministic():
+    from gbench.data.synthetic import generate_sbm
+
+    g = generate_sbm(num_nodes=300, num_classes=3, avg_degree=6.0, homophily=0.7, degree_exponent=None,
+                     feature_dim=2, feature_signal=1.0, seed=1)
+    n = 300
+    s = random_link_split(g["edge_index"], n, val=0.05, test=0.10, seed=7)
+    parts = {k: _keys(v, n) for k, v in s.items()}
+    edges = _keys(unique_pairs(g["edge_index"], n), n)
+    assert parts["train_pos"] | parts["val_pos"] | parts["test_pos"] == edges
+    assert sum(len(parts[k]) for k in ("train_pos", "val_pos", "test_pos")) == len(edges)
+    assert len(parts["test_pos"]) == round(0.10 * len(edges)) and len(parts["val_pos"]) == round(0.05 * len(edges))
+    assert not (parts["val_neg"] & edges) and not (parts["test_neg"] & edges) and not (parts["val_neg"] &
+                                                                                      parts["test_neg"])
+    assert len(parts["val_neg"]) == len(parts["val_pos"]) and len(parts["test_neg"]) == len(parts["test_pos"])
+    again = random_link_split(g["edge_index"], n, val=0.05, test=0.10, seed=7)
+    assert all(torch.equal(s[k], again[k]) for k in s)
+    other = random_link_split(g["edge_index"], n, val=0.05, test=0.10, seed=8)
+    assert not torch.equal(s["test_pos"], other["test_pos"])
+
+
+def test_remove_pairs_drops_both_directions():
+    graph = undirected(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4)
+    kept = remove_pairs(graph, torch.tensor([[2], [1]]), 4)
+    assert _keys(kept, 4) == {0 * 4 + 1, 2 * 4 + 3} and kept.size(1) == 4
+
+
+def test_run_on_the_generated_link_task_end_to_end(cli, tmp_path):
+    for run in ("a", "b"):
+        result = cli("run", *TINY, "--models", "common-neighbours,gcn", "--seeds", "1", "--out", tmp_path / run)
+        assert result.code == 0, result
+    a, b = _records(tmp_path / "a"), _records(tmp_path / "b")
+    assert [r.model for r in a] == ["common-neighbours", "gcn"] and all(r.status == "ok" for r in a)
+    cn, gcn = a
+    assert cn.epochs_run == 0 and set(cn.metrics) == {"val", "test"}
+    assert 0.0 <= gcn.metrics["test"]["hits@20"] <= 1.0 and 0.5 < gcn.metrics["test"]["roc_auc"] <= 1.0
+    assert gcn.extra["train_negatives"]["function"] == "torch_geometric.utils.negative_sampling"
+    assert gcn.extra["message_passing"] == {"train": "train", "val": "train", "test": "train"}
+    assert gcn.extra["split_seed"] == 0 and gcn.selected_epoch is not None and gcn.num_params > 0
+    assert [r.metrics for r in a] == [r.metrics for r in b]  # seeded negatives: bitwise identical reruns
+    board = pd.read_csv(tmp_path / "a" / "leaderboard.csv")
+    assert set(board.model) == {"common-neighbours", "gcn"} and set(board.metric) == {"hits@20"}
+
+
+def test_check_model_link_level_catches_a_broken_model(cli, tmp_path):
+    assert cli("check-model", "gbench.models.link:ncn", "--level", "link").code == 0
+    assert cli("check-model", "gbench.models.link:adamic_adar", "--level", "link").code == 0
+    broken = tmp_path / "broken.py"
+    broken.write_text(textwrap.dedent("""
+        import torch
+
+        class TwoColumns(torch.nn.Module):
+            def __init__(self, info):
+                super().__init__()
+                self.emb = torch.nn.Embedding(info.num_nodes, 4)
+
+            def encode(self, data):
+                return self.emb.weight
+
+            def score(self, z, pairs, data):
+                return z[pairs[0]] * z[pairs[1]]  # [P, 4]: forgot to reduce to one logit per pair
+
+        def build(info):
+            return TwoColumns(info)
+    """))
+    result = cli("check-model", f"{broken}:build", "--level", "link")
+    assert result.code != 0
+    assert "expected [P=" in result.out + result.err
+
+
+def test_ogb_link_tasks_fail_offline_with_the_files_expected(shared_data):
+    from gbench.data import load_task_data
+    from gbench.errors import DatasetUnavailable
+    from gbench.specs import load_task
+
+    with pytest.raises(DatasetUnavailable, match="ogbl_collab"):
+        load_task_data(load_task("ogbl-collab"), _ctx(shared_data))
+
+
+def test_validation_edges_as_input_only_where_allowed(tmp_path):
+    from gbench.data import load_task_data
+    from gbench.errors import SpecError
+    from gbench.specs import load_task_file, load_task
+
+    spec = load_task("sbm-link").model_dump(mode="json")
+    spec["dataset"] = {"source": "ogb-link", "name": "ogbl-ddi"}
+    spec["split"] = {"kind": "official", "params": {"use_valedges_as_input": True}}
+    path = tmp_path / "ddi-valinput.yaml"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(SpecError, match="only for ogbl-collab"):
+        load_task_data(load_task_file(path), _ctx())
+    assert load_task("ogbl-collab-valinput").split.params["use_valedges_as_input"] is True
+    assert load_task("ogbl-collab").split.params["use_valedges_as_input"] is False
