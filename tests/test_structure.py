@@ -199,3 +199,20 @@ def test_end_to_end_scale_metrics_for_a_gnn_and_a_vision_model(cli, tmp_path):
         assert r.test_splits[0] == "test_id"
     board = pd.read_csv(tmp_path / "o" / "leaderboard.csv")
     assert {"test_near_ood_mean", "test_far_ood_mean"} <= set(board.columns)
+
+
+def test_vision_model_starts_from_a_user_weights_file(tmp_path):
+    from gbench.models.contract import TaskInfo
+    from gbench.models.vision import resnet
+
+    info = TaskInfo(level="graph", target="multiclass", num_features=0, out_dim=6, extras={"image_size": 32})
+    torch.manual_seed(1)
+    donor = resnet(TaskInfo(level="graph", target="multiclass", num_features=0, out_dim=1000,
+                            extras={"image_size": 32}), depth=10)
+    path = tmp_path / "w.pt"
+    torch.save(donor.net.state_dict(), path)
+    model = resnet(info, depth=10, weights=str(path))
+    assert model.weights_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert torch.equal(model.net.conv1.weight, donor.net.conv1.weight) and model.net.fc.out_features == 6
+    with pytest.raises(Exception, match="render"):
+        resnet(TaskInfo(level="graph", target="multiclass", num_features=0, out_dim=6), depth=10)
