@@ -117,7 +117,7 @@ def write_scale_plot(frame, path: Path) -> Path | None:
 # Comparisons (gbench.compare.Comparison): the same rows as a rich table and as Markdown; JSON is Comparison.to_dict.
 
 COMPARE_HEADER = ["task", "model", "metric", "base", "candidate", "gain", "gain %", "p Welch", "p corrected",
-                  "p MWU", "CI of gain", "verdict"]
+                  "p MWU", "CI of gain", "verdict"]  # p corrected: Welch's p after the multiple-testing correction
 COST_HEADER = ["task", "model", "cost", "base", "candidate", "ratio", "p Welch", "verdict"]
 
 
@@ -131,7 +131,8 @@ def _signed(v: Any, digits: int = 4) -> str:
     return "–" if f is None else f"{f:+.{digits}f}"
 
 
-def comparison_rows(comparison) -> list[list[str]]:
+def comparison_rows(comparison, compact: bool = False) -> list[list[str]]:
+    """compact: means without their std (a narrow terminal)."""
     rows = []
     for p in comparison.pairs:
         ci = f"[{_signed(p.ci_low)}, {_signed(p.ci_high)}]" if p.ci_low is not None else "–"
@@ -139,7 +140,8 @@ def comparison_rows(comparison) -> list[list[str]]:
             f"n/a (min {p.mannwhitney_min_p:.2g})" if p.mannwhitney_min_p is not None else "–")
         rel = f"{p.gain_rel:+.2%}" if p.gain_rel is not None else "–"
         rows.append([p.task, p.model, p.metric + ("" if p.higher_is_better else " (lower better)"),
-                     f"{fmt(p.base_mean, p.base_std)} ({p.base_n})", f"{fmt(p.cand_mean, p.cand_std)} ({p.cand_n})",
+                     f"{fmt(p.base_mean, None if compact else p.base_std)} ({p.base_n})",
+                     f"{fmt(p.cand_mean, None if compact else p.cand_std)} ({p.cand_n})",
                      _signed(p.gain), rel, _p(p.p_welch), _p(p.p_adjusted), mw, ci, p.verdict])
     return rows
 
@@ -211,12 +213,35 @@ def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> No
 
     console = console or Console()
     console.print(f"base: {escape(comparison.base)}\ncandidate: {escape(comparison.candidate)}", highlight=False)
-    table = Table(title="metrics (gain: + is better)", pad_edge=False)
-    for h in COMPARE_HEADER:
-        table.add_column(h, justify="left" if h in ("task", "model", "metric", "verdict") else "right",
-                         overflow="fold")
+    narrow = console.width < 150  # drop what --format markdown/json keep: std, uncorrected p's, CI, metric
+    header, rows = COMPARE_HEADER, comparison_rows(comparison, compact=narrow)
+    if narrow:
+        keep = [i for i, h in enumerate(header) if h not in ("metric", "p Welch", "p MWU", "CI of gain")]
+        short = {"candidate": "cand.", "gain %": "%", "p corrected": "p corr."}
+        header = [short.get(header[i], header[i]) for i in keep]
+        rows = [[r[i] for i in keep] for r in rows]
+    from rich import box
+
+    table = Table(title="metrics (gain: + is better)" + (" -- all columns: --format markdown" if narrow else ""),
+                  pad_edge=False, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD)
+    # On a narrow terminal numbers and verdicts keep their width; task and model names share what is left.
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    left = console.width - sum(w + 3 for h, w in zip(header, widths) if h not in ("task", "model")) - 6
+    if narrow and left < 20 and "%" in header:  # the relative gain goes first; markdown and json keep it
+        i = header.index("%")
+        left += widths[i] + 3
+        header, widths, rows = header[:i] + header[i + 1:], widths[:i] + widths[i + 1:], [r[:i] + r[i + 1:]
+                                                                                          for r in rows]
+    names = {"task": max(6, int(left * 0.45)), "model": max(8, left - max(6, int(left * 0.45)))}
+    for i, h in enumerate(header):
+        text = h in ("task", "model", "metric", "verdict")
+        fixed = narrow and h not in names
+        table.add_column(h, justify="left" if text else "right", no_wrap=narrow,
+                         min_width=widths[i] if fixed else None,
+                         max_width=min(names[h], widths[i]) if narrow and h in names else None,
+                         overflow="ellipsis" if text and h != "verdict" else "fold")
     styles = {"worse": "red", "better": "green", "too few seeds to tell": "yellow"}
-    for row in comparison_rows(comparison):
+    for row in rows:
         style = styles.get(row[-1])
         table.add_row(*[escape(c) for c in row[:-1]], f"[{style}]{row[-1]}[/{style}]" if style else row[-1])
     console.print(table)
