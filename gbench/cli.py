@@ -65,6 +65,17 @@ def run(
                              ] = "auto",
     offline: Annotated[bool, typer.Option(help="Never try to download (also GBENCH_OFFLINE=1).")] = False,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads per job (default: torch's).")] = None,
+    executor: Annotated[str, typer.Option(help="Where jobs run: local, ray or slurm (submitit).")] = "local",
+    workers: Annotated[int, typer.Option(help="local: worker processes (1: in this process; on CUDA one slot "
+                                              "per GPU in turn); slurm: jobs queued at once.")] = 1,
+    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here).")] = None,
+    partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
+    time_: Annotated[Optional[str], typer.Option("--time", help="slurm: time limit per job (90, 2:00:00).")
+                     ] = None,
+    cpus_per_job: Annotated[int, typer.Option(help="ray / slurm: CPUs per job.")] = 1,
+    gpus_per_job: Annotated[Optional[int], typer.Option(help="ray / slurm: GPUs per job (default: 1 on CUDA).")
+                            ] = None,
+    mem_gb: Annotated[Optional[float], typer.Option(help="slurm: memory per job in GB.")] = None,
 ) -> None:
     """Run tasks x models x seeds, write one record per job, then the leaderboard."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -100,16 +111,23 @@ def run(
             plan = part if plan is None else plan.merged(part)
         if not plan.jobs:
             raise GbenchError("nothing to run: no model given applies to the suite's tasks; see `gbench list models`.")
-    dev = resolve_device(device)
+    from gbench.executors import default_threads, make_executor, sweep_device
+
+    dev = sweep_device(executor, device, gpus_per_job)
     ctx = DataContext.from_env(data_root, cache_dir, offline=True if offline else None)
     if threads is not None and threads < 1:
         raise GbenchError(f"--threads {threads}: give at least 1.")
+    if threads is None and executor == "local" and workers > 1:
+        threads = default_threads(workers)  # the workers share this machine's cores
     opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev), data=ctx,
                       command=command_line(), threads=threads)
     store = ResultStore(out)
+    runner = make_executor(executor, workers=workers, device=dev, results=out, address=address, partition=partition,
+                           time_limit=time_, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, mem_gb=mem_gb)
     if plan.skipped_models:
         console.print(f"[dim]no implementation at that level, skipped: {', '.join(plan.skipped_models)}[/dim]")
-    console.print(f"{len(plan.jobs)} jobs on {dev} (determinism {opts.deterministic}) -> {out}/")
+    console.print(f"{len(plan.jobs)} jobs on {dev} (determinism {opts.deterministic}, executor "
+                  f"{runner.name}, {runner.slots} at once) -> {out}/")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
         bar = progress.add_task("running", total=len(plan.jobs))
@@ -118,9 +136,19 @@ def run(
             state = "cached" if record is None else record.status
             progress.update(bar, advance=1, description=f"{job.label}: {state}")
 
-        summary = run_sweep(plan.jobs, opts, store, on_progress=on_progress)
+        waited: set = set()
+
+        def on_wait(n, holder) -> None:
+            if (n, holder.get("pid")) not in waited:
+                waited.add((n, holder.get("pid")))
+                progress.console.print(f"waiting for {n} job(s) claimed by another gbench run (pid "
+                                       f"{holder.get('pid', '?')} on {holder.get('host', '?')})")
+
+        summary = run_sweep(plan.jobs, opts, store, executor=runner, on_progress=on_progress, on_wait=on_wait)
     _finish_leaderboard(store, out, opts.command)
-    console.print(f"ran {summary.ran}, already done {summary.skipped_done}, failed {len(summary.failures)}")
+    elsewhere = f", done by another run {summary.done_elsewhere}" if summary.done_elsewhere else ""
+    console.print(f"ran {summary.ran}, already done {summary.skipped_done}{elsewhere}, "
+                  f"failed {len(summary.failures)}")
     if summary.failures:
         for rec in summary.failures:
             first = (rec.error or "").strip().splitlines()[0] if rec.error else ""

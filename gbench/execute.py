@@ -1,19 +1,24 @@
 """Planning a sweep and running its jobs through an executor.
 
 The sweep skips every job whose finished record exists, runs the rest, and writes each record as soon as its job
-ends, so a killed sweep loses at most the jobs in flight. Executors only decide where `run_job` runs; records do
-not depend on them.
+ends, so a killed sweep loses at most the jobs in flight. Executors (gbench/executors/) only decide where
+`run_job` runs; this driver writes every record, so records do not depend on them. Before a job is handed to the
+executor the driver claims it (gbench/executors/claims.py), so two sweeps sharing one results directory never run
+the same job twice; jobs another live sweep holds are waited for, and taken over if that sweep dies.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from gbench.errors import SpecError
-from gbench.jobs import Job, RunOptions, run_job
-from gbench.results import ResultStore, RunRecord
+from gbench.jobs import Job, RunOptions
+from gbench.results import FINAL_STATUSES, ResultStore, RunRecord
 from gbench.specs import ModelSpec, TaskSpec, has_model, load_model, model_names, resolve_model
 
 
@@ -60,17 +65,24 @@ def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[Mo
 
 
 class Executor(Protocol):
-    """Runs jobs somewhere and hands each finished record to `on_record` in the calling process."""
+    """Runs jobs somewhere; see gbench/executors/__init__.py."""
 
-    def run(self, jobs: list[Job], opts: RunOptions, on_record: Callable[[Job, RunRecord], None]) -> None: ...
+    name: str
+    slots: int  # how many jobs it takes at once
+
+    def submit(self, jobs: list[Job], opts: RunOptions) -> None: ...
+
+    def wait(self, timeout: float) -> list[tuple[Job, RunRecord]]:
+        """The jobs that ended since the last call (waiting up to `timeout` seconds for one), with records."""
+        ...
+
+    def close(self) -> None: ...
 
 
-class SequentialExecutor:
-    """Runs jobs one after another in this process (the default on a single device)."""
+def SequentialExecutor():  # noqa: N802 - the former name of the in-process executor
+    from gbench.executors.local import InProcessExecutor
 
-    def run(self, jobs: list[Job], opts: RunOptions, on_record: Callable[[Job, RunRecord], None]) -> None:
-        for job in jobs:
-            on_record(job, run_job(job, opts))
+    return InProcessExecutor()
 
 
 @dataclass
@@ -79,27 +91,94 @@ class SweepSummary:
     skipped_done: int
     ran: int = 0
     failures: list[RunRecord] = field(default_factory=list)
+    done_elsewhere: int = 0  # finished meanwhile by another sweep sharing the results directory
 
 
 def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executor: Executor | None = None,
-              on_progress: Callable[[Job, RunRecord | None], None] | None = None) -> SweepSummary:
-    """Run every job that has no finished record in `store`; write each record as soon as it arrives."""
+              on_progress: Callable[[Job, RunRecord | None], None] | None = None,
+              on_wait: Callable[[int, dict], None] | None = None, poll_s: float = 0.5) -> SweepSummary:
+    """Run every job that has no finished record in `store`; write each record as soon as it arrives.
+
+    `on_progress(job, record)` is called once per job (record None: done before, or by another sweep);
+    `on_wait(n, holder)` when the only jobs left are held by another live sweep (`holder`: its host and pid).
+    """
+    from gbench.executors.claims import ClaimBook
+
     jobs = list(jobs)
-    done = {j.job_id for j in jobs if store.is_done(j.task.id, j.model.name, j.seed, j.job_id)}
-    todo = [j for j in jobs if j.job_id not in done]
+    store.clean_stale_temps()
+    initial = {j.job_id: store.existing(j.task.id, j.model.name, j.seed, j.job_id) for j in jobs}
+    done = {jid for jid, r in initial.items() if r is not None and r.status in FINAL_STATUSES}
+    before = {jid: (r.checksum if r is not None else None) for jid, r in initial.items()}
+    todo = deque(j for j in jobs if j.job_id not in done)
     summary = SweepSummary(total=len(jobs), skipped_done=len(jobs) - len(todo))
     if on_progress:
         for j in jobs:
             if j.job_id in done:
                 on_progress(j, None)
+    executor = executor or SequentialExecutor()
+    claims = ClaimBook(store.claims_dir)
+    elsewhere: dict[str, Job] = {}
+    in_flight: dict[str, Job] = {}
+
+    def finished_meanwhile(job: Job) -> bool:
+        """Another sweep wrote a record for the job (any status) since this one started: it ran once, enough."""
+        record = store.existing(job.task.id, job.model.name, job.seed, job.job_id)
+        if record is None or record.checksum == before[job.job_id]:
+            return False
+        summary.done_elsewhere += 1
+        if record.status != "ok":
+            summary.failures.append(record)
+        if on_progress:
+            on_progress(job, None)
+        return True
+
+    def take(job: Job) -> bool:
+        if not claims.try_claim(job.job_id):
+            return False
+        if finished_meanwhile(job):
+            claims.release(job.job_id)
+            return True
+        in_flight[job.job_id] = job
+        batch.append(job)
+        return True
 
     def on_record(job: Job, record: RunRecord) -> None:
-        store.write(record)
+        try:
+            store.write(record)
+        except FileExistsError as e:  # only if claims do not work on this filesystem: keep the first record
+            warnings.warn(f"{e} (kept the existing record of {job.label})", stacklevel=2)
         summary.ran += 1
-        if record.status != "ok":
+        if record.status != "ok":  # diverged is a result (not retried), and still a failure to report
             summary.failures.append(record)
         if on_progress:
             on_progress(job, record)
 
-    (executor or SequentialExecutor()).run(todo, opts, on_record)
+    try:
+        while todo or elsewhere or in_flight:
+            batch: list[Job] = []
+            while todo and len(in_flight) < executor.slots:
+                job = todo.popleft()
+                if not take(job):
+                    elsewhere[job.job_id] = job
+            if not todo and len(in_flight) < executor.slots:
+                for job_id, job in list(elsewhere.items()):  # held by another sweep: finished, or free again?
+                    if len(in_flight) >= executor.slots:
+                        break
+                    if finished_meanwhile(job) or take(job):
+                        del elsewhere[job_id]
+            if batch:
+                executor.submit(batch, opts)
+            if in_flight:
+                for job, record in executor.wait(poll_s):
+                    on_record(job, record)
+                    claims.release(job.job_id)
+                    in_flight.pop(job.job_id, None)
+            elif elsewhere:
+                if on_wait:
+                    first = next(iter(elsewhere))
+                    on_wait(len(elsewhere), claims.holder(first) or {})
+                time.sleep(poll_s)
+    finally:
+        executor.close()
+        claims.release_all()
     return summary

@@ -2,15 +2,20 @@
 
 The wrapper seeds, applies determinism settings, measures cost, and catches failures so that a failing job is
 recorded (failed / diverged / oom) instead of ending the sweep. Errors in gbench itself stay loud in the record's
-traceback text.
+traceback text. A job needs nothing but itself and its `RunOptions` (both picklable): any executor can run it in
+any process, which loads the task's data itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
+import os
 import resource
+import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -52,6 +57,7 @@ class RunOptions:
     data: DataContext
     command: str | None = None
     threads: int | None = None  # torch intra-op threads per job; None keeps torch's default
+    executor: str = "in-process"  # recorded as provenance in `RunRecord.worker`, never part of a result
 
 
 def register_runner(level: str, target: str) -> None:
@@ -67,19 +73,135 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _peak_memory(device: str) -> tuple[float | None, str]:
-    import torch
+def _rss_hwm_mb() -> float | None:
+    """VmHWM of this process (Linux), in MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated(torch.device(device)) / 2**20, "cuda_max_allocated"
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
-    return (kb / 2**20 if sys.platform == "darwin" else kb / 1024), "process_peak_rss"
+
+def _reset_rss_hwm() -> bool:
+    """Reset this process's RSS high-water mark to its current RSS (Linux >= 4.0: write 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakMemory:
+    """Peak memory of one job, measured per job even in a process that runs many jobs.
+
+    CUDA: `torch.cuda.max_memory_allocated`, reset at the start. CPU: the process's RSS high-water mark, reset at
+    the start through /proc/self/clear_refs; where that is not possible, psutil's RSS sampled every 20 ms; as a
+    last resort ru_maxrss, the process-lifetime peak (per job only in a fresh process), and the record says so.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.kind: str | None = None
+        self.baseline_mb: float | None = None
+        self._sampled = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        if self.device.startswith("cuda"):
+            dev = torch.device(self.device)
+            torch.cuda.synchronize(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            self.kind, self.baseline_mb = "cuda_max_allocated", torch.cuda.memory_allocated(dev) / 2**20
+        elif _reset_rss_hwm() and _rss_hwm_mb() is not None:
+            self.kind, self.baseline_mb = "rss_hwm_job", _rss_hwm_mb()
+        else:
+            try:
+                import psutil
+
+                proc = psutil.Process()
+                self.kind = "rss_sampled"
+                self.baseline_mb = self._sampled = proc.memory_info().rss / 2**20
+
+                def sample() -> None:
+                    while not self._stop.wait(0.02):
+                        self._sampled = max(self._sampled, proc.memory_info().rss / 2**20)
+
+                self._thread = threading.Thread(target=sample, daemon=True)
+                self._thread.start()
+            except ImportError:
+                self.kind = "process_lifetime_peak_rss"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def peak_mb(self) -> float | None:
+        import torch
+
+        if self.kind == "cuda_max_allocated":
+            return torch.cuda.max_memory_allocated(torch.device(self.device)) / 2**20
+        if self.kind == "rss_hwm_job":
+            return _rss_hwm_mb()
+        if self.kind == "rss_sampled":
+            return self._sampled
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
+        return kb / 2**20 if sys.platform == "darwin" else kb / 1024
 
 
 def _is_oom(err: BaseException) -> bool:
     import torch
 
     return isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(err).lower()
+
+
+_NONDETERMINISTIC = "does not have a deterministic implementation"
+
+
+def worker_info(opts: RunOptions) -> dict[str, Any]:
+    info: dict[str, Any] = {"executor": opts.executor, "host": socket.gethostname(), "pid": os.getpid()}
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        info["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return info
+
+
+def _record(job: Job, opts: RunOptions, *, status: str, error: str | None, started: str, cost: Cost,
+            determinism: dict[str, Any], environment: dict[str, Any], fields: dict[str, Any],
+            worker: dict[str, Any]) -> RunRecord:
+    task, model = job.task, job.model
+    ref: ReferenceSpec | None = task.reference.get(model.name)
+    return RunRecord(
+        job_id=job.job_id, task=task.id, task_version=task.version, level=task.level, family=task.family,
+        model=model.name, model_spec=model.model_dump(mode="json"), model_hash=stable_hash(model.identity())[:16],
+        candidate=model.candidate, seed=job.seed, status=status, error=error, metric=task.metric.name,
+        higher_is_better=task.metric.higher_is_better, test_splits=task.split.test_splits, cost=cost,
+        device=opts.device, determinism=determinism, environment=environment,
+        std_over=task.protocol.std, std_ddof=task.protocol.std_ddof,
+        reference=ref.model_dump(mode="json") if ref else None, command=opts.command, started_at=started,
+        finished_at=_now(), worker=worker, **fields)
+
+
+def failure_record(job: Job, opts: RunOptions, status: str, error: str, started: str | None = None,
+                   worker: dict[str, Any] | None = None) -> RunRecord:
+    """The record of a job that ended without a result from its worker (the process died, the scheduler killed
+    it): written by the sweep's driver, so that the failure is listed and the job retried on the next run."""
+    try:
+        from gbench.repro import environment
+
+        env = environment(opts.device)
+    except Exception:  # noqa: BLE001 - the driver may not see the worker's device
+        env = {}
+    return _record(job, opts, status=status, error=error, started=started or _now(), cost=Cost(),
+                   determinism={"mode": opts.deterministic}, environment=env, fields={},
+                   worker=worker or {"executor": opts.executor})
 
 
 def run_job(job: Job, opts: RunOptions) -> RunRecord:
@@ -89,17 +211,15 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
     from gbench.repro import NondeterminismLog, apply_determinism, environment, seed_everything
     from gbench.train.loop import Diverged
 
-    task, model = job.task, job.model
+    task = job.task
     started = _now()
-    if opts.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats(torch.device(opts.device))
     if opts.threads:
         torch.set_num_threads(opts.threads)
     determinism = apply_determinism(opts.deterministic)  # type: ignore[arg-type]
     seed_everything(job.seed)
     status, error, outcome = "ok", None, None
     t0 = time.perf_counter()
-    with NondeterminismLog() as nondet:
+    with NondeterminismLog() as nondet, PeakMemory(opts.device) as memory:
         try:
             outcome = _runner(task.level)(job, opts)
         except Diverged as e:
@@ -109,12 +229,19 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
         except Exception as e:  # noqa: BLE001 - a failing model must not end the sweep
             status = "oom" if _is_oom(e) else "failed"
             error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=20)}"
-    total_s = time.perf_counter() - t0
+            if _NONDETERMINISTIC in str(e):
+                error = (f"{type(e).__name__}: {e}\nThis operation has no deterministic implementation on "
+                         f"{opts.device}; run with --deterministic warn to allow it (the record then lists it), "
+                         f"or replace it.\n{traceback.format_exc(limit=20)}")
+        total_s = time.perf_counter() - t0
+        peak = memory.peak_mb()
+    if status != "ok":
+        gc.collect()  # the traceback held the failed job's tensors; free them before the next job
+        if torch.cuda.is_available() and opts.device.startswith("cuda"):
+            torch.cuda.empty_cache()
     if nondet.ops:
         determinism = {**determinism, "nondeterministic_ops": nondet.ops}
-    peak, peak_kind = _peak_memory(opts.device)
-    ref: ReferenceSpec | None = task.reference.get(model.name)
-    cost = Cost(peak_memory_mb=peak, peak_memory_kind=peak_kind)
+    cost = Cost(peak_memory_mb=peak, peak_memory_kind=memory.kind, baseline_memory_mb=memory.baseline_mb)
     fields: dict[str, Any] = {}
     if outcome is not None:
         cost.train_s = outcome.train_s
@@ -124,12 +251,5 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
         fields = {"metrics": outcome.metrics, "val_loss": outcome.val_loss, "split_index": outcome.split_index,
                   "selected_epoch": outcome.selected_epoch, "epochs_run": outcome.epochs_run,
                   "num_params": outcome.num_params, "extra": outcome.extra}
-    return RunRecord(
-        job_id=job.job_id, task=task.id, task_version=task.version, level=task.level, family=task.family,
-        model=model.name, model_spec=model.model_dump(mode="json"), model_hash=stable_hash(model.identity())[:16],
-        candidate=model.candidate, seed=job.seed, status=status, error=error, metric=task.metric.name,
-        higher_is_better=task.metric.higher_is_better, test_splits=task.split.test_splits, cost=cost,
-        device=opts.device, determinism=determinism, environment=environment(opts.device),
-        std_over=task.protocol.std, std_ddof=task.protocol.std_ddof,
-        reference=ref.model_dump(mode="json") if ref else None, command=opts.command, started_at=started,
-        finished_at=_now(), **fields)
+    return _record(job, opts, status=status, error=error, started=started, cost=cost, determinism=determinism,
+                   environment=environment(opts.device), fields=fields, worker=worker_info(opts))

@@ -37,17 +37,37 @@ def resolve_determinism(mode: str | None, device: str) -> DeterminismMode:
     return mode  # type: ignore[return-value]
 
 
+_CUBLAS_DEFAULT = ":4096:8"
+_cublas_after_cuda_init: bool | None = None
+
+
+def prepare_process(mode: DeterminismMode) -> None:
+    """Process-wide settings that must precede the first CUDA call: cuBLAS is only deterministic with a fixed
+    workspace (CUBLAS_WORKSPACE_CONFIG=:4096:8 or :16:8, CUDA >= 10.2; without it a strict run raises at the first
+    matmul). Worker processes call this first thing; the sweep calls it before its first in-process job."""
+    global _cublas_after_cuda_init
+    if mode != "off" and "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        import torch
+
+        _cublas_after_cuda_init = torch.cuda.is_initialized()
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = _CUBLAS_DEFAULT
+
+
 def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
-    """Apply the settings for `mode` and return them as recorded in the run record."""
+    """Apply the settings for `mode` and return them as recorded in the run record.
+
+    strict: `torch.use_deterministic_algorithms(True)`: an operation with no deterministic implementation raises
+    (the job is recorded failed, naming it). warn: the same with `warn_only=True`: such operations run and every
+    one hit is listed in the record (`nondeterministic_ops`). off: torch's defaults, cuDNN autotuning excepted
+    (kept off: its choice of kernel varies between runs). cuDNN is told to be deterministic unless off.
+    """
     import torch
 
-    if mode != "off":
-        # cuBLAS needs a fixed workspace to be deterministic; must be set before the first cuBLAS call.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    prepare_process(mode)
     torch.use_deterministic_algorithms(mode != "off", warn_only=(mode == "warn"))
     torch.backends.cudnn.deterministic = mode != "off"
     torch.backends.cudnn.benchmark = False
-    return {
+    settings = {
         "mode": mode,
         "use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -56,6 +76,12 @@ def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "torch_num_threads": torch.get_num_threads(),
     }
+    if _cublas_after_cuda_init:  # set too late to bind a cuBLAS handle made before it: say so
+        settings["cublas_config_set_after_cuda_init"] = True
+    fill = getattr(getattr(torch.utils, "deterministic", None), "fill_uninitialized_memory", None)
+    if fill is not None:
+        settings["fill_uninitialized_memory"] = bool(fill)
+    return settings
 
 
 class NondeterminismLog:
@@ -153,3 +179,45 @@ def environment(device: str) -> dict[str, Any]:
     if device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return env
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checking that a job is reproducible
+
+
+def compare_records(a, b) -> list[str]:
+    """Every difference in the results of two records of one job (metrics compared exactly, as floats)."""
+    diffs: list[str] = []
+    for name in ("status", "selected_epoch", "epochs_run", "num_params", "split_index"):
+        va, vb = getattr(a, name), getattr(b, name)
+        if va != vb:
+            diffs.append(f"{name}: {va!r} vs {vb!r}")
+    if a.val_loss != b.val_loss and not (a.val_loss != a.val_loss and b.val_loss != b.val_loss):
+        diffs.append(_float_diff("val_loss", a.val_loss, b.val_loss))
+    for split in sorted(set(a.metrics) | set(b.metrics)):
+        ma, mb = a.metrics.get(split, {}), b.metrics.get(split, {})
+        for metric in sorted(set(ma) | set(mb)):
+            va, vb = ma.get(metric), mb.get(metric)
+            if va != vb:
+                diffs.append(_float_diff(f"{split}.{metric}", va, vb))
+    return diffs
+
+
+def _float_diff(name: str, a: float | None, b: float | None) -> str:
+    if a is None or b is None:
+        return f"{name}: {a!r} vs {b!r}"
+    return f"{name}: {a!r} vs {b!r} (difference {abs(a - b):.3g})"
+
+
+def verify_job(job, opts, runs: int = 2):
+    """Run one job `runs` times in this process (the in-memory data cache cleared in between, so later runs load
+    the task from gbench's cache as a fresh worker would) and return (records, differences from the first)."""
+    from gbench.data import clear_memory_cache
+    from gbench.jobs import run_job
+
+    records = []
+    for _ in range(runs):
+        clear_memory_cache()
+        records.append(run_job(job, opts))
+    diffs = [f"run {i + 1}: {d}" for i, r in enumerate(records[1:], start=1) for d in compare_records(records[0], r)]
+    return records, diffs

@@ -11,9 +11,10 @@ import json
 import math
 import os
 import re
+import socket
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +36,14 @@ class Cost(BaseModel):
     eval_s: float | None = None
     s_per_epoch: float | None = None
     peak_memory_mb: float | None = None
-    peak_memory_kind: str | None = Field(default=None, description="cuda_max_allocated or process_peak_rss")
+    peak_memory_kind: str | None = Field(default=None, description=(
+        "cuda_max_allocated (torch.cuda.max_memory_allocated, reset at the job's start), rss_hwm_job (the "
+        "process's resident-set high-water mark, reset at the job's start through /proc/self/clear_refs), "
+        "rss_sampled (psutil RSS sampled every 20 ms during the job) or process_lifetime_peak_rss (ru_maxrss: "
+        "the whole process's peak, only per job in a fresh process)"))
+    baseline_memory_mb: float | None = Field(default=None, description=(
+        "the same measure at the job's start (the process with torch and cached data loaded); peak minus "
+        "baseline is what the job itself added"))
 
 
 class RunRecord(BaseModel):
@@ -76,6 +84,8 @@ class RunRecord(BaseModel):
     command: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    worker: dict[str, Any] = Field(default_factory=dict, description="where the job ran: executor, host, pid; "
+                                   "provenance only, never part of a result")
     checksum: str = ""
 
     def content_hash(self) -> str:
@@ -113,15 +123,53 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+\-]", "_", name)
 
 
+_TEMP = re.compile(r"^\..+\.json\.tmp-(?P<host>.+)-(?P<pid>\d+)$")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (a crash right after os.replace must not lose the new name)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class ResultStore:
-    """`<root>/records/<task>/<model>/s<seed>-<job id>.json`; superseded failures go to `records/_attempts/`."""
+    """`<root>/records/<task>/<model>/s<seed>-<job id>.json`; superseded failures go to `records/_attempts/`.
+
+    A record file appears only by an atomic rename of a complete, fsynced temp file (`.<name>.tmp-<host>-<pid>`,
+    never read as a record), so a process killed at any point leaves either the whole record or none.
+    """
 
     root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
 
     @property
     def records_dir(self) -> Path:
         return self.root / "records"
+
+    @property
+    def claims_dir(self) -> Path:
+        return self.root / "claims"
 
     def path_for(self, task: str, model: str, seed: int, job_id: str) -> Path:
         return self.records_dir / _safe(task) / _safe(model) / f"s{seed:04d}-{job_id}.json"
@@ -156,13 +204,31 @@ class ResultStore:
             attempts.mkdir(parents=True, exist_ok=True)
             n = len(list(attempts.glob(f"{path.stem}.*.json")))
             os.replace(path, attempts / f"{path.stem}.{n}.json")
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
         with open(tmp, "w") as f:
             f.write(record.model_dump_json(indent=1))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
         return path
+
+    def temp_files(self) -> list[Path]:
+        if not self.records_dir.is_dir():
+            return []
+        return sorted(p for p in self.records_dir.rglob(".*.json.tmp-*") if _TEMP.match(p.name))
+
+    def clean_stale_temps(self) -> list[Path]:
+        """Remove temp files left by writers on this host that are dead (killed mid-write); they never count as
+        records, this only tidies up. Another host's temps are left alone (its writer may be alive)."""
+        removed = []
+        host = socket.gethostname()
+        for p in self.temp_files():
+            m = _TEMP.match(p.name)
+            if m and m["host"] == host and not pid_alive(int(m["pid"])):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        return removed
 
     def record_paths(self) -> list[Path]:
         if not self.records_dir.is_dir():
@@ -170,15 +236,55 @@ class ResultStore:
         return sorted(p for p in self.records_dir.rglob("*.json")
                       if "_attempts" not in p.relative_to(self.records_dir).parts and not p.name.startswith("."))
 
+    def _check_place(self, path: Path, record: RunRecord) -> None:
+        place = self.path_for(record.task, record.model, record.seed, record.job_id)
+        if path.resolve() != place.resolve():
+            raise DamagedRecord(f"{path}: holds job {record.job_id} ({record.task} / {record.model} / seed "
+                                f"{record.seed}), whose place is {place.relative_to(self.root)} (moved or copied "
+                                "by hand?)")
+
     def load(self) -> tuple[list[RunRecord], list[str]]:
-        """All intact records, and one line per damaged file (excluded)."""
+        """All intact records, and one line per damaged file (excluded): unreadable, failing the schema, failing
+        its checksum, or lying outside the place its content names."""
         records, problems = [], []
         for path in self.record_paths():
             try:
-                records.append(read_record(path))
+                record = read_record(path)
+                self._check_place(path, record)
+                records.append(record)
             except DamagedRecord as e:
                 problems.append(str(e))
         return records, problems
+
+    def verify(self) -> StoreReport:
+        """Check every file under `records/` (superseded attempts included) without changing anything."""
+        report = StoreReport(root=self.root)
+        for path in self.record_paths():
+            try:
+                record = read_record(path)
+                self._check_place(path, record)
+                report.valid += 1
+            except DamagedRecord as e:
+                report.damaged.append((path, str(e).split(": ", 1)[-1]))
+        attempts = self.records_dir / "_attempts"
+        for path in sorted(attempts.glob("*.json")) if attempts.is_dir() else []:
+            try:
+                read_record(path)
+                report.attempts += 1
+            except DamagedRecord as e:
+                report.damaged_attempts.append((path, str(e).split(": ", 1)[-1]))
+        report.temp_files = self.temp_files()
+        return report
+
+
+@dataclass
+class StoreReport:
+    root: Path
+    valid: int = 0
+    attempts: int = 0
+    damaged: list[tuple[Path, str]] = field(default_factory=list)  # records: excluded from every aggregate
+    damaged_attempts: list[tuple[Path, str]] = field(default_factory=list)  # superseded failures, never read
+    temp_files: list[Path] = field(default_factory=list)
 
 
 def load_records(source: Path | str, warn: bool = True) -> list[RunRecord]:
@@ -261,7 +367,10 @@ def aggregate(records: list[RunRecord]):
             "std_over": first.std_over, "std_ddof": first.std_ddof,
             "s_per_epoch": _mean(r.cost.s_per_epoch for r in ok),
             "train_s": _mean(r.cost.train_s for r in ok),
+            "setup_s": _mean(r.cost.setup_s for r in ok),
+            "eval_s": _mean(r.cost.eval_s for r in ok),
             "peak_memory_mb": _mean(r.cost.peak_memory_mb for r in ok),
+            "peak_memory_kind": ",".join(sorted({r.cost.peak_memory_kind for r in ok if r.cost.peak_memory_kind})),
             "num_params": first.num_params,
             "reference": (first.reference or {}).get("value"),
             "reference_std": (first.reference or {}).get("std"),

@@ -1,0 +1,344 @@
+"""Executors: the same sweep through this process, local worker processes, Ray and Slurm (submitit's local
+executor) gives the same records; failures end only their job; claims; determinism tiers; cost in every record."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from gbench.results import ResultStore, read_record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_task(folder: Path, nodes: int = 300, task_id: str = "tiny-sbm") -> Path:
+    """The catalog's generated SBM task, made small: a job takes well under a second."""
+    spec = yaml.safe_load((REPO / "tasks" / "node" / "sbm-node.yaml").read_text())
+    spec["id"] = task_id
+    spec["dataset"]["params"]["num_nodes"] = nodes
+    path = folder / f"{task_id}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def records(out: Path):
+    return sorted((read_record(p) for p in ResultStore(out).record_paths()), key=lambda r: r.job_id)
+
+
+def results_of(recs):
+    """What must not depend on the executor (timings, pids and hosts may)."""
+    return [(r.job_id, r.model, r.seed, r.status, r.metrics, r.val_loss, r.selected_epoch, r.epochs_run,
+             r.num_params, r.split_index) for r in recs]
+
+
+@pytest.fixture
+def task(tmp_path) -> Path:
+    return tiny_task(tmp_path)
+
+
+def sweep(task: Path, out: Path, *extra: str, models: str = "gcn,mlp", seeds: str = "2") -> list[str]:
+    return ["run", "--tasks", str(task), "--models", models, "--seeds", seeds, "--set", "train.epochs=8",
+            "--threads", "1", "--device", "cpu", "--out", str(out), *extra]
+
+
+def test_local_pool_and_ray_give_the_records_of_the_in_process_run(cli, task, tmp_path):
+    inproc = cli(*sweep(task, tmp_path / "inproc", models="gcn"))
+    assert inproc.code == 0, inproc
+    pool = cli(*sweep(task, tmp_path / "pool", "--workers", "2", models="gcn"))
+    assert pool.code == 0, pool
+    assert "executor local, 2 at once" in pool.out
+
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = cli(*sweep(task, tmp_path / "ray", "--executor", "ray", models="gcn"))
+    finally:
+        ray.shutdown()
+    assert on_ray.code == 0, on_ray
+
+    base = records(tmp_path / "inproc")
+    assert len(base) == 2 and all(r.status == "ok" for r in base)
+    for name in ("pool", "ray"):
+        recs = records(tmp_path / name)
+        assert results_of(recs) == results_of(base), name  # exact float equality of every metric
+    assert {r.worker["executor"] for r in base} == {"in-process"}
+    assert {r.worker["executor"] for r in records(tmp_path / "pool")} == {"local:2"}
+    assert {r.worker["executor"] for r in records(tmp_path / "ray")} == {"ray"}
+    pool_pids = {r.worker["pid"] for r in records(tmp_path / "pool")}
+    assert os.getpid() not in pool_pids  # the jobs really ran in worker processes
+
+    # Cost in every record, and in the leaderboard.
+    gcn = next(r for r in records(tmp_path / "pool") if r.model == "gcn")
+    c = gcn.cost
+    assert c.setup_s > 0 and c.train_s > 0 and c.eval_s > 0 and c.s_per_epoch == pytest.approx(c.train_s / 8)
+    assert c.peak_memory_kind == "rss_hwm_job" and c.peak_memory_mb >= c.baseline_memory_mb > 0
+    assert gcn.num_params > 0 and gcn.determinism["torch_num_threads"] == 1
+    board = pd.read_csv(tmp_path / "pool" / "leaderboard.csv")
+    for column in ("setup_s", "train_s", "eval_s", "s_per_epoch", "peak_memory_mb", "peak_memory_kind",
+                   "num_params"):
+        assert column in board.columns and board[column].notna().all(), column
+
+
+def test_slurm_executor_through_submitit_runs_the_same_jobs(cli, task, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("GBENCH_SUBMITIT_CLUSTER", "local")
+    args = sweep(task, tmp_path / "slurm", "--executor", "slurm", "--workers", "2", "--time", "0:10:00",
+                 "--partition", "gpu", models="gcn")
+    result = cli(*args)
+    assert result.code == 0, result
+    assert cli(*sweep(task, tmp_path / "inproc", models="gcn")).code == 0
+    on_slurm = records(tmp_path / "slurm")
+    assert results_of(on_slurm) == results_of(records(tmp_path / "inproc"))
+    assert {r.worker["executor"] for r in on_slurm} == {"slurm:local"}
+    assert list((tmp_path / "slurm" / "slurm").iterdir())  # submitit's scripts and logs live beside the records
+
+
+def test_slurm_time_limits_and_bad_executor_options_are_refused_clearly(cli, task, tmp_path):
+    from gbench.executors.slurm import parse_time
+
+    assert [parse_time(t) for t in ("90", "2:00:00", "1-00:00:00", "45:30")] == [90, 120, 1440, 46]
+    bad = cli(*sweep(task, tmp_path, "--executor", "dask"))
+    assert bad.code == 2 and "--executor 'dask' is not one of local, ray, slurm" in bad.err
+    mixed = cli(*sweep(task, tmp_path, "--partition", "gpu"))
+    assert mixed.code == 2 and "not local" in mixed.err
+    time_ = cli(*sweep(task, tmp_path, "--executor", "slurm", "--time", "soon"))
+    assert time_.code == 2 and "--time 'soon'" in time_.err
+    if not any((Path(d) / "srun").exists() for d in os.environ.get("PATH", "").split(os.pathsep)):
+        no_slurm = cli(*sweep(task, tmp_path, "--executor", "slurm"))
+        assert no_slurm.code == 2 and "Slurm is not available here" in no_slurm.err
+
+
+BROKEN = '''
+import os, signal
+import torch
+
+
+class Base(torch.nn.Module):
+    def __init__(self, info):
+        super().__init__()
+        self.lin = torch.nn.Linear(info.num_features, info.out_dim)
+
+    def forward(self, data):
+        return self.lin(data.x) * self.scale()
+
+    def scale(self):
+        return 1.0
+
+
+class Raises(Base):
+    def scale(self):
+        raise RuntimeError("boom in forward")
+
+
+class NaN(Base):
+    def scale(self):
+        return float("nan")
+
+
+class CudaOOM(Base):
+    def scale(self):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+
+class HostOOM(Base):
+    def scale(self):
+        raise MemoryError()
+
+
+class Killed(Base):
+    def scale(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def raises(info):
+    return Raises(info)
+
+def nan(info):
+    return NaN(info)
+
+def cuda_oom(info):
+    return CudaOOM(info)
+
+def host_oom(info):
+    return HostOOM(info)
+
+def killed(info):
+    return Killed(info)
+'''
+
+EXPECTED = {"mlp": "ok", "broken.raises": "failed", "broken.nan": "diverged", "broken.cuda_oom": "oom",
+            "broken.host_oom": "oom", "broken.killed": "failed"}
+
+
+def test_every_failure_ends_only_its_job_in_worker_processes(cli, task, tmp_path):
+    src = tmp_path / "broken.py"
+    src.write_text(BROKEN)
+    out = tmp_path / "out"
+    models = [a for name in ("raises", "nan", "cuda_oom", "host_oom", "killed") for a in ("--model", f"{src}:{name}")]
+    result = cli(*sweep(task, out, "--workers", "2", *models, models="mlp", seeds="1"))
+    assert result.code == 1, result
+    by_model = {r.model: r for r in records(out)}
+    assert {m: r.status for m, r in by_model.items()} == EXPECTED
+    assert "boom in forward" in by_model["broken.raises"].error
+    assert "worker process" in by_model["broken.killed"].error and "SIGKILL" in by_model["broken.killed"].error
+    assert "ran 6, already done 0, failed 5" in result.out  # diverged is a result, and still listed
+    for model, status in EXPECTED.items():  # the end summary lists every failure
+        if status != "ok":
+            assert f"{status} tiny-sbm / {model} / seed 0" in result.err
+    assert by_model["mlp"].metrics["test"]["acc"] > 0
+
+
+def test_oom_in_this_process_is_recorded_and_the_sweep_goes_on(cli, task, tmp_path):
+    src = tmp_path / "broken.py"
+    src.write_text(BROKEN)
+    result = cli(*sweep(task, tmp_path, "--model", f"{src}:cuda_oom", "--model", f"{src}:host_oom", models="mlp",
+                       seeds="1"))
+    assert result.code == 1
+    assert {r.model: r.status for r in records(tmp_path)} == {"mlp": "ok", "broken.cuda_oom": "oom",
+                                                              "broken.host_oom": "oom"}
+
+
+def test_claims_exclude_each_other_and_dead_holders_free_theirs(tmp_path):
+    from gbench.executors.claims import ClaimBook
+
+    folder = tmp_path / "claims"
+    a, b = ClaimBook(folder), ClaimBook(folder)
+    assert a.try_claim("job1") and not b.try_claim("job1")
+    assert b.holder("job1")["pid"] == os.getpid()
+    a.release("job1")
+    assert b.holder("job1") is None and b.try_claim("job1")
+    b.release_all()
+    # A claim file left by a process that died (its lock died with it) is taken over.
+    folder.mkdir(exist_ok=True)
+    (folder / "job2.claim").write_text('{"host": "elsewhere", "pid": 999999}')
+    assert a.holder("job2") is None and a.try_claim("job2")
+    a.release_all()
+    assert not folder.exists()  # nothing left behind
+
+
+def test_a_job_claimed_by_another_sweep_is_waited_for_then_taken_over(task, tmp_path):
+    from gbench.data.staging import DataContext
+    from gbench.execute import plan_sweep, run_sweep
+    from gbench.executors.claims import ClaimBook
+    from gbench.jobs import RunOptions
+    from gbench.specs import load_task, parse_assignments
+
+    plan = plan_sweep([load_task(str(task))], ["mlp"], [], [0, 1, 2],
+                      parse_assignments(["train.epochs=3"]))
+    store = ResultStore(tmp_path / "out")
+    other = ClaimBook(store.claims_dir)  # stands for another live `gbench run`
+    held = plan.jobs[1]
+    assert other.try_claim(held.job_id)
+    waits: list[int] = []
+
+    def on_wait(n, holder):
+        waits.append(n)
+        assert holder["pid"] == os.getpid()
+        other.release(held.job_id)  # ... which now dies without a record
+
+    opts = RunOptions(device="cpu", deterministic="strict", data=DataContext.from_env(), threads=1)
+    summary = run_sweep(plan.jobs, opts, store, on_wait=on_wait, poll_s=0.05)
+    assert waits == [1] and summary.ran == 3 and not summary.failures
+    assert len(store.record_paths()) == 3
+
+
+NONDETERMINISTIC = '''
+import os
+import torch
+from torch._prims_common import alert_not_deterministic
+
+
+class Noisy(torch.nn.Module):
+    def __init__(self, info):
+        super().__init__()
+        self.lin = torch.nn.Linear(info.num_features, info.out_dim)
+        with torch.no_grad():  # seeded by nothing gbench controls
+            self.lin.weight.add_(torch.tensor(int.from_bytes(os.urandom(2), "little") / 65536.0))
+
+    def forward(self, data):
+        return self.lin(data.x)
+
+
+class Flagged(torch.nn.Module):
+    """Stands for a CUDA scatter kernel with no deterministic version: torch's own alert, on CPU."""
+
+    def __init__(self, info):
+        super().__init__()
+        self.lin = torch.nn.Linear(info.num_features, info.out_dim)
+
+    def forward(self, data):
+        alert_not_deterministic("scatter_add_cuda_kernel")
+        return self.lin(data.x)
+
+
+def noisy(info):
+    return Noisy(info)
+
+def flagged(info):
+    return Flagged(info)
+'''
+
+
+def test_verify_reports_identical_runs_and_differences(cli, task, tmp_path):
+    same = cli("verify", str(task), "gcn", "--seed", "1", "--set", "train.epochs=5", "--device", "cpu")
+    assert same.code == 0, same
+    assert "determinism strict" in same.out and "identical: 2 runs" in same.out
+    src = tmp_path / "nd.py"
+    src.write_text(NONDETERMINISTIC)
+    differ = cli("verify", str(task), f"{src}:noisy", "--set", "train.epochs=5", "--device", "cpu")
+    assert differ.code == 1, differ
+    assert "differs" in differ.err and ("val_loss" in differ.err or "acc" in differ.err)
+    assert "not reproducible" in differ.err
+
+
+def test_determinism_tiers_strict_fails_warn_records_off_allows(cli, task, tmp_path):
+    src = tmp_path / "nd.py"
+    src.write_text(NONDETERMINISTIC)
+    args = sweep(task, tmp_path / "strict", "--model", f"{src}:flagged", models="mlp", seeds="1")
+    strict = cli(*args)
+    assert strict.code == 1
+    rec = next(r for r in records(tmp_path / "strict") if r.model == "nd.flagged")
+    assert rec.status == "failed" and "--deterministic warn" in rec.error and rec.determinism["mode"] == "strict"
+    warn = cli(*sweep(task, tmp_path / "warn", "--model", f"{src}:flagged", "--deterministic", "warn", models="mlp",
+                      seeds="1"))
+    assert warn.code == 0, warn
+    rec = next(r for r in records(tmp_path / "warn") if r.model == "nd.flagged")
+    assert rec.status == "ok" and rec.determinism["nondeterministic_ops"] == ["scatter_add_cuda_kernel"]
+    assert rec.determinism["warn_only"] is True
+    off = cli(*sweep(task, tmp_path / "off", "--model", f"{src}:flagged", "--deterministic", "off", models="mlp",
+                     seeds="1"))
+    assert off.code == 0
+    rec = next(r for r in records(tmp_path / "off") if r.model == "nd.flagged")
+    assert rec.determinism["use_deterministic_algorithms"] is False and "nondeterministic_ops" not in rec.determinism
+
+
+def test_in_process_peak_memory_is_per_job(cli, task, tmp_path):
+    """A job that allocates ~100 MB, then a small one in the same process: the small one's peak must not carry the
+    big one's (ru_maxrss would)."""
+    src = tmp_path / "big.py"
+    src.write_text('''
+import torch
+
+class Big(torch.nn.Module):
+    def __init__(self, info):
+        super().__init__()
+        self.lin = torch.nn.Linear(info.num_features, info.out_dim)
+
+    def forward(self, data):
+        ballast = torch.ones(25_000_000)  # 100 MB, touched
+        return self.lin(data.x) + ballast[:1] * 0
+
+def big(info):
+    return Big(info)
+''')
+    assert cli(*sweep(task, tmp_path / "o", "--model", f"{src}:big", models="", seeds="1")).code == 0
+    assert cli(*sweep(task, tmp_path / "o", models="mlp", seeds="1")).code == 0
+    by_model = {r.model: r for r in records(tmp_path / "o")}
+    big, small = by_model["big.big"].cost, by_model["mlp"].cost
+    assert big.peak_memory_mb - big.baseline_memory_mb > 80
+    assert small.peak_memory_mb - small.baseline_memory_mb < 40
