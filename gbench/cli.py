@@ -276,7 +276,8 @@ def compare(
     bootstrap_seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
     format_: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
     fail_on_regression: Annotated[bool, typer.Option(help="Exit 1 when a metric got worse, or when the gate "
-                                                           "cannot vouch: damaged records, or no pair compared.")
+                                                           "cannot vouch: damaged records, no pair compared, or "
+                                                           "candidate jobs that failed where the base's did not.")
                                   ] = False,
     fail_on_cost: Annotated[bool, typer.Option(help="Exit 1 when a cost got worse beyond its tolerance too.")
                             ] = False,
@@ -302,15 +303,17 @@ def compare(
     else:
         print_comparison(result, console, fail_on_cost)
     failed = (fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions)
-    if fail_on_regression and (result.damaged or not result.pairs):
+    if fail_on_regression and (result.damaged or not result.pairs or result.failing_candidates):
+        failing = ", ".join(f"{p.task} / {p.model}" for p in result.failing_candidates)
         why = (f"{len(result.damaged)} damaged record(s) were excluded, and one could hide a regression"
-               if result.damaged else "no (task, model) pair could be compared")
+               if result.damaged else "no (task, model) pair could be compared" if not result.pairs else
+               f"jobs failed or diverged in the candidate that did not in the base ({failing})")
         err_console.print(f"the regression gate cannot vouch for the candidate: {why}.", style="red",
                           highlight=False, soft_wrap=True, markup=False)
         failed = True
     if failed:
         for line in comparison_findings(result, fail_on_cost):
-            if line.startswith(("REGRESSION", "COST REGRESSION")):
+            if line.startswith(("REGRESSION", "COST REGRESSION", "FAILED JOBS")):
                 err_console.print(line, style="red", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
 

@@ -55,6 +55,7 @@ class Sample:
     costs: dict[str, list[float] | float] = field(default_factory=dict)  # per-seed list, or a CSV mean
     cost_kind: str | None = None  # peak memory measured how (records only)
     std_over: str = "seeds"
+    n_not_ok: int = 0  # jobs that failed, ran out of memory or diverged
 
 
 @dataclass
@@ -132,6 +133,8 @@ class PairResult:
     ci_high: float | None = None
     verdict: Verdict = "no detectable change"
     notes: list[str] = field(default_factory=list)
+    base_not_ok: int = 0
+    cand_not_ok: int = 0  # candidate jobs that failed or diverged: the gate cannot vouch for those
 
 
 @dataclass
@@ -170,6 +173,11 @@ class Comparison:
     @property
     def regressions(self) -> list[PairResult]:
         return [p for p in self.pairs if p.verdict == "worse"]
+
+    @property
+    def failing_candidates(self) -> list[PairResult]:
+        """Pairs whose candidate has failed or diverged jobs that the base did not have."""
+        return [p for p in self.pairs if p.cand_not_ok > p.base_not_ok]
 
     @property
     def cost_regressions(self) -> list[CostResult]:
@@ -257,7 +265,8 @@ def _side_from_records(root: Path) -> Side:
         side.samples[(task, name)] = Sample(
             task=task, model=name, metric=first.metric, higher_is_better=first.higher_is_better,
             task_version=version, mean=_mean(values), std=_sd(values), n=len(values), values=values,
-            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None, std_over=first.std_over)
+            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None, std_over=first.std_over,
+            n_not_ok=failed)
     return side
 
 
@@ -283,6 +292,7 @@ def _side_from_csv(path: Path) -> Side:
             task=str(row["task"]), model=str(row["model"]), metric=str(row["metric"]), higher_is_better=hib,
             task_version=version, mean=float(row["mean"]), std=float(row["std"]),
             n=int(row["n_seeds"]) if _finite(row["n_seeds"]) else 0, values=None, costs=costs,
+            n_not_ok=sum(int(row[c]) for c in ("n_failed", "n_diverged") if c in row and _finite(row[c])),
             std_over=str(row.get("std_over", "seeds")) if _finite_or_str(row.get("std_over")) else "seeds")
     return side
 
@@ -445,7 +455,8 @@ def _test_pair(b: Sample, c: Sample, s: Settings) -> PairResult:
     p = PairResult(task=b.task, model=b.model, metric=b.metric, higher_is_better=b.higher_is_better,
                    task_version=b.task_version, base_mean=b.mean, base_std=b.std, base_n=b.n, cand_mean=c.mean,
                    cand_std=c.std, cand_n=c.n, gain=gain, gain_rel=gain_rel,
-                   exceeds_tolerance=_finite(gain) and _exceeds(gain, b.mean, s))
+                   exceeds_tolerance=_finite(gain) and _exceeds(gain, b.mean, s), base_not_ok=b.n_not_ok,
+                   cand_not_ok=c.n_not_ok)
     if b.n < s.min_seeds or c.n < s.min_seeds:
         p.notes.append(f"{b.n} vs {c.n} seeds: at least {s.min_seeds} per side are needed to test a change "
                        "(run more seeds: gbench run --seeds N)")

@@ -162,6 +162,9 @@ def comparison_findings(comparison, fail_on_cost: bool = False) -> list[str]:
         rel = f", {p.gain_rel:+.2%}" if p.gain_rel is not None else ""
         lines.append(f"REGRESSION {p.task} / {p.model}: {p.metric} {p.base_mean:.4f} -> {p.cand_mean:.4f} "
                      f"(gain {p.gain:+.4f}{rel}; Welch p {_p(p.p_welch)}, corrected {_p(p.p_adjusted)})")
+    for p in comparison.failing_candidates:
+        lines.append(f"FAILED JOBS {p.task} / {p.model}: {p.cand_not_ok} candidate job(s) failed or diverged "
+                     f"(base: {p.base_not_ok}); see the candidate's records for the errors")
     for c in comparison.cost_regressions:
         tag = "COST REGRESSION" if fail_on_cost else "cost"
         lines.append(f"{tag} {c.task} / {c.model}: {c.column} {c.base:.4g} -> {c.candidate:.4g} ({c.ratio:.2f}x)")
@@ -198,7 +201,8 @@ def _summary(comparison, fail_on_cost: bool) -> str:
     for p in comparison.pairs:
         counts[p.verdict] = counts.get(p.verdict, 0) + 1
     parts = [f"{n} {v}" for v, n in sorted(counts.items())]
-    worse = len(comparison.regressions) + (len(comparison.cost_regressions) if fail_on_cost else 0)
+    worse = len(comparison.regressions) + len(comparison.failing_candidates) + (
+        len(comparison.cost_regressions) if fail_on_cost else 0)
     head = f"{len(comparison.pairs)} pair(s) compared: " + (", ".join(parts) or "none")
     unmatched = len(comparison.only_base) + len(comparison.only_candidate) + len(comparison.not_compared)
     if unmatched:

@@ -197,6 +197,14 @@ def test_task_versions_damaged_records_and_costs(cli, runs, tmp_path):
     gate = cli("compare", runs / "base", slow, "--fail-on-regression")
     assert gate.code == 1 and "1 damaged record(s) were excluded" in gate.err
 
+    # A candidate whose jobs fail where the base's ran: the gate does not pass it on the seeds that are left.
+    failing = tmp_path / "failing"
+    _rewrite(runs / "base", failing, status=lambda r: "failed" if r.seed == 0 else r.status,
+             error=lambda r: "RuntimeError: boom" if r.seed == 0 else None)
+    gate = cli("compare", runs / "base", failing, "--fail-on-regression")
+    assert gate.code == 1 and "FAILED JOBS sbm-node / gcn: 1 candidate job(s) failed" in gate.err
+    assert "no detectable change" in gate.out  # the 4 seeds left show no change; the failure is what fails
+
 
 def test_holm_and_bad_settings(cli, runs):
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
