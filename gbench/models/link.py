@@ -16,6 +16,7 @@ about 70x faster than scatter-based message passing on ogbl-ddi.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any
 
@@ -26,9 +27,16 @@ from torch import nn
 
 from gbench.models.contract import TaskInfo
 
-# torch warns on every sparse tensor built here; the tensors are built from coalesced indices, so both are noise.
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+@contextlib.contextmanager
+def _quiet_sparse():
+    """torch warns on every sparse tensor built here (invariant checks off, CSR in beta); both are noise for
+    tensors built from coalesced indices."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        yield
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Graph matrices (cached per edge_index tensor object)
@@ -55,8 +63,9 @@ def _binary_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """A as a coalesced COO tensor with ones, duplicates and self-loops removed."""
     keep = edge_index[0] != edge_index[1]
     ei = edge_index[:, keep]
-    a = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), device=ei.device), (num_nodes, num_nodes)).coalesce()
-    return torch.sparse_coo_tensor(a.indices(), torch.ones_like(a.values()), a.shape).coalesce()
+    with _quiet_sparse():
+        a = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), device=ei.device), (num_nodes, num_nodes)).coalesce()
+        return torch.sparse_coo_tensor(a.indices(), torch.ones_like(a.values()), a.shape).coalesce()
 
 
 def gcn_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -68,7 +77,8 @@ def gcn_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     deg = torch.zeros(num_nodes, device=edge_index.device).index_add_(0, idx[0], val)
     dinv = deg.pow(-0.5)
     val = dinv[idx[0]] * dinv[idx[1]]
-    return torch.sparse_coo_tensor(idx, val, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+    with _quiet_sparse():
+        return torch.sparse_coo_tensor(idx, val, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
 def mean_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -77,7 +87,8 @@ def mean_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     idx = a.indices()
     deg = torch.zeros(num_nodes, device=edge_index.device).index_add_(0, idx[0], a.values())
     val = 1.0 / deg[idx[0]]
-    return torch.sparse_coo_tensor(idx, val, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+    with _quiet_sparse():
+        return torch.sparse_coo_tensor(idx, val, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -218,7 +229,8 @@ def common_neighbour_matrix(adjacency, num_nodes: int, pairs: torch.Tensor) -> t
     u, v = pairs[0].cpu().numpy(), pairs[1].cpu().numpy()
     s = adjacency[u].multiply(adjacency[v]).tocoo()
     idx = torch.from_numpy(np.stack([s.row, s.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.ones(idx.size(1)), (pairs.size(1), num_nodes)).coalesce().to(
+    with _quiet_sparse():
+        return torch.sparse_coo_tensor(idx, torch.ones(idx.size(1)), (pairs.size(1), num_nodes)).coalesce().to(
         pairs.device)
 
 
@@ -258,8 +270,9 @@ class NCNModel(nn.Module):
         s = common_neighbour_matrix(a, data.num_nodes, pairs)
         if self.training and self.cn_edge_dropout > 0:
             keep = torch.rand(s.values().numel(), device=z.device) >= self.cn_edge_dropout
-            s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 - self.cn_edge_dropout),
-                                        s.shape).coalesce()
+            with _quiet_sparse():
+                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 - self.cn_edge_dropout),
+                                            s.shape).coalesce()
         cn = torch.sparse.mm(s, z)
         h = torch.cat([self.cn_branch(cn), self.ij_branch(z[pairs[0]] * z[pairs[1]])], dim=-1)
         return self.head(h).view(-1)

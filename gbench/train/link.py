@@ -10,6 +10,10 @@ Training negatives: for every batch of B positive edges, B * `negatives.ratio` p
 `torch_geometric.utils.negative_sampling(train graph, method=negatives.method)`, with Python's `random` (which that
 function draws from) seeded from (job seed, epoch, batch) and restored afterwards, so the negatives are a pure
 function of the seed and never depend on what else consumed randomness. The method is written into the record.
+
+Models that do not train by gradient implement `fit(data, train_pos [2, E]) -> self` and
+`predict(data, pairs [2, P]) -> Tensor[P]` (higher is more likely an edge); `predict` is called with each split's
+allowed graph.
 """
 
 from __future__ import annotations
