@@ -232,3 +232,14 @@ def test_validation_edges_as_input_only_where_allowed(tmp_path):
         load_task_data(load_task_file(path), _ctx())
     assert load_task("ogbl-collab-valinput").split.params["use_valedges_as_input"] is True
     assert load_task("ogbl-collab").split.params["use_valedges_as_input"] is False
+
+
+def test_validation_edges_join_only_the_test_graph_when_allowed():
+    from gbench.data.link import message_passing_graphs
+
+    train, val = torch.tensor([[0, 1], [1, 2]]), torch.tensor([[2], [3]])
+    graphs, described = message_passing_graphs(train, val, 4, val_as_input=False)
+    assert all(_keys(g, 4) == _keys(train, 4) for g in graphs.values()) and set(described.values()) == {"train"}
+    graphs, described = message_passing_graphs(train, val, 4, val_as_input=True)
+    assert _keys(graphs["train"], 4) == _keys(graphs["val"], 4) == _keys(train, 4)
+    assert _keys(graphs["test"], 4) == _keys(train, 4) | _keys(val, 4) and described["test"] == "train+valid"

@@ -223,6 +223,20 @@ def load_split_file(path: Path) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in blob.items()}
 
 
+def message_passing_graphs(train_pos: torch.Tensor, val_pos: torch.Tensor, num_nodes: int, val_as_input: bool
+                           ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The graph a model may see per split: the training edges; with `val_as_input` (OGB's ogbl-collab rule) the
+    validation edges join the graph used to score the test split only (validation is still scored without them,
+    as in OGB's collab example)."""
+    graph = undirected(train_pos, num_nodes)
+    graphs = {"train": graph, "val": graph, "test": graph}
+    described = {"train": "train", "val": "train", "test": "train"}
+    if val_as_input:
+        graphs["test"] = undirected(torch.cat([train_pos, val_pos], dim=1), num_nodes)
+        described["test"] = "train+valid"
+    return graphs, described
+
+
 OGB_LINK = ("ogbl-ddi", "ogbl-collab", "ogbl-ppa", "ogbl-citation2")
 _OGB_KEYS = {"use_valedges_as_input"}
 
@@ -269,12 +283,7 @@ def load_ogb_link(task: TaskSpec, ctx: DataContext) -> LinkTaskData:
         train_pos = _edge(train, "edge")
         pos = {"val": _edge(valid, "edge"), "test": _edge(test, "edge")}
         neg = {"val": _edge(valid, "edge_neg"), "test": _edge(test, "edge_neg")}
-    graph = undirected(train_pos, num_nodes)
-    graphs = {"train": graph, "val": graph, "test": graph}
-    message_passing = {"train": "train", "val": "train", "test": "train"}
-    if val_as_input:
-        graphs["test"] = undirected(torch.cat([train_pos, pos["val"]], dim=1), num_nodes)
-        message_passing["test"] = "train+valid"
+    graphs, message_passing = message_passing_graphs(train_pos, pos["val"], num_nodes, val_as_input)
     info = {"loader": f"ogb.linkproppred.PygLinkPropPredDataset(name='{name}').get_edge_split()",
             "num_nodes": num_nodes, "num_train_edges": int(train_pos.size(1)),
             "split": {"train": int(train_pos.size(1)), "val": int(pos["val"].size(1)), "test": int(pos["test"].size(1)),
