@@ -122,6 +122,10 @@ def plot_cost(frame, path: Path, cost: str = "time") -> Path:
         ax.errorbar(sub[column], sub["mean"], yerr=stds, fmt="o", capsize=3)
         for x, y, m in zip(sub[column], sub["mean"], sub["model"]):
             ax.annotate(str(m), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        absent = [str(m) for m in frame.loc[(frame["task"] == task) & ~frame[column].map(_finite), "model"]]
+        if absent:  # say who is missing rather than drop them silently
+            ax.text(0.01, 0.01, f"no {label}: {', '.join(absent)}", transform=ax.transAxes, fontsize=7,
+                    color="#57606a", va="bottom")
         ax.set_xscale("log")
         ax.set_xlabel(label + " (log scale)")
         ax.set_ylabel(_ylabel(sub))

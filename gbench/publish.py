@@ -170,7 +170,7 @@ def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), forc
     info = provenance(records)
     info["excluded_damaged_records"] = problems
     command = info["commands"][0] if len(info["commands"]) == 1 else None
-    paths = write_leaderboard(frame, out_dir, command, stem=name)
+    paths = write_leaderboard(frame, out_dir, command, stem=name, heads={r.task: r.test_splits[0] for r in records})
     html_path = out_dir / f"{name}.html"
     _atomic_write(html_path, to_html(frame, info, name))
     return Published(paths + [html_path], len(frame))

@@ -83,7 +83,8 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_leaderboard(frame, out_dir: Path, command: str | None = None, stem: str = "leaderboard") -> list[Path]:
+def write_leaderboard(frame, out_dir: Path, command: str | None = None, stem: str = "leaderboard",
+                      heads: dict[str, str] | None = None) -> list[Path]:
     """`<out>/<stem>.csv` (every column, full precision), `<out>/<stem>.md`, and `<out>/<stem>-scale.png` when a
     task has extra test splits (gbench.plots.plot_scale)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,13 +93,14 @@ def write_leaderboard(frame, out_dir: Path, command: str | None = None, stem: st
     _atomic_write(csv_path, frame.reindex(columns=cols).to_csv(index=False))
     _atomic_write(md_path, to_markdown(frame, command))
     paths = [csv_path, md_path]
-    scale = write_scale_plot(frame, out_dir / f"{stem}-scale.png")
+    scale = write_scale_plot(frame, out_dir / f"{stem}-scale.png", heads)
     return paths + ([scale] if scale else [])
 
 
-def write_scale_plot(frame, path: Path) -> Path | None:
+def write_scale_plot(frame, path: Path, heads: dict[str, str] | None = None) -> Path | None:
     """The metric-against-scale plot beside a leaderboard whose tasks have extra test splits; None when none has,
-    or when matplotlib (the `plot` extra) is not installed."""
+    or when matplotlib (the `plot` extra) is not installed. `heads`: task -> name of its headline test split
+    (default: read from the records beside the leaderboard, if any)."""
     if frame.empty or not _extra_splits(frame):
         return None
     try:
@@ -107,8 +109,13 @@ def write_scale_plot(frame, path: Path) -> Path | None:
         return None
     if not scale_splits(frame):
         return None
+    if heads is None:
+        from gbench.results import ResultStore
+
+        records, _ = ResultStore(path.parent).load()
+        heads = {r.task: r.test_splits[0] for r in records}
     try:
-        return plot_scale(frame, path)
+        return plot_scale(frame, path, heads)
     except ImportError:  # matplotlib missing: the tables are the result, the picture is a convenience
         return None
 
