@@ -209,6 +209,12 @@ def test_task_versions_damaged_records_and_costs(cli, runs, tmp_path):
 def test_holm_and_bad_settings(cli, runs):
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.04, 0.01]) == pytest.approx([0.04, 0.02])  # monotone: never below an earlier step
+    from scipy.stats import false_discovery_control
+
+    from gbench.compare import adjust
+
+    ps = [0.01, 0.04, 0.03, 0.005]
+    assert adjust(ps, "bh") == pytest.approx(list(false_discovery_control(ps))) and adjust(ps, "none") == ps
     with pytest.raises(Exception, match="--alpha"):
         Settings(alpha=1.5)
     bad = cli("compare", runs / "base", runs / "base", "--format", "xml")
