@@ -123,7 +123,8 @@ def run(
                       command=command_line(), threads=threads)
     store = ResultStore(out)
     runner = make_executor(executor, workers=workers, device=dev, results=out, address=address, partition=partition,
-                           time_limit=time_, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, mem_gb=mem_gb)
+                           time_limit=time_, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, mem_gb=mem_gb,
+                           requested_device=device)
     if plan.skipped_models:
         console.print(f"[dim]no implementation at that level, skipped: {', '.join(plan.skipped_models)}[/dim]")
     console.print(f"{len(plan.jobs)} jobs on {dev} (determinism {opts.deterministic}, executor "

@@ -342,3 +342,12 @@ def big(info):
     big, small = by_model["big.big"].cost, by_model["mlp"].cost
     assert big.peak_memory_mb - big.baseline_memory_mb > 80
     assert small.peak_memory_mb - small.baseline_memory_mb < 40
+
+
+def test_local_slots_take_the_visible_gpus_in_turn(monkeypatch):
+    from gbench.executors.local import gpu_slots
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    assert gpu_slots("cuda:0", 1) == ["4"] and gpu_slots("cuda:1", 2) == ["5", "5"]
+    assert gpu_slots("cuda", 3) == ["4", "5", "4"]
+    assert gpu_slots("cpu", 2) == [None, None]

@@ -18,8 +18,12 @@ EXECUTORS = ("local", "ray", "slurm")
 
 def make_executor(name: str = "local", *, workers: int = 1, device: str = "cpu", results: Path | None = None,
                   address: str | None = None, partition: str | None = None, time_limit: str | None = None,
-                  cpus_per_job: int = 1, gpus_per_job: int | None = None, mem_gb: float | None = None):
-    """The executor for the `gbench run` options; bad combinations are refused in one sentence."""
+                  cpus_per_job: int = 1, gpus_per_job: int | None = None, mem_gb: float | None = None,
+                  requested_device: str | None = None):
+    """The executor for the `gbench run` options; bad combinations are refused in one sentence.
+
+    `device` is the resolved device; `requested_device` what the user asked for: `auto` or `cuda` spreads local
+    workers over every visible GPU, `cuda:N` pins them all to GPU N."""
     if name not in EXECUTORS:
         raise GbenchError(f"--executor '{name}' is not one of {', '.join(EXECUTORS)}.")
     if workers < 1:
@@ -34,7 +38,8 @@ def make_executor(name: str = "local", *, workers: int = 1, device: str = "cpu",
             return InProcessExecutor()
         from gbench.executors.local import WorkerPoolExecutor
 
-        return WorkerPoolExecutor(workers, device, log_dir=Path(results) / "logs" if results else None)
+        spread = "cuda" if device.startswith("cuda") and requested_device in (None, "auto", "cuda") else device
+        return WorkerPoolExecutor(workers, spread, log_dir=Path(results) / "logs" if results else None)
     if name == "ray":
         from gbench.executors.ray_cluster import RayExecutor
 

@@ -37,8 +37,8 @@ class RayExecutor:
             try:
                 if address:
                     ray.init(address=address, log_to_driver=False)
-                else:  # a Ray instance on this machine only, for this sweep
-                    ray.init(include_dashboard=False, log_to_driver=False)
+                else:  # a Ray instance on this machine only (loopback), for this sweep
+                    ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
             except ConnectionError as e:
                 raise GbenchError(f"--address {address}: cannot connect to a Ray cluster there ({e}); start one "
                                   "with `ray start --head` or leave --address out to start Ray here.") from None
