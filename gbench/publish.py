@@ -46,7 +46,8 @@ def provenance(records) -> dict[str, Any]:
 
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
+  padding:0 1em;color:#1b1f24}
 h1{font-size:1.5em;margin:.2em 0}table{border-collapse:collapse;width:100%;margin:1em 0}
 th,td{padding:.35em .6em;border-bottom:1px solid #d8dee4;text-align:right;white-space:nowrap}
 th.text,td.text{text-align:left}th{cursor:pointer;user-select:none;background:#f6f8fa;position:sticky;top:0}
@@ -61,7 +62,8 @@ _JS = """
 (function(){
   var table=document.getElementById('leaderboard'), body=table.tBodies[0];
   var heads=Array.prototype.slice.call(table.tHead.rows[0].cells);
-  function key(cell){var v=cell.getAttribute('data-value');return v===null||v===''?null:(cell.classList.contains('text')?v:parseFloat(v));}
+  function key(cell){var v=cell.getAttribute('data-value');
+    return v===null||v===''?null:(cell.classList.contains('text')?v:parseFloat(v));}
   function sortBy(th, dir){
     var i=heads.indexOf(th), rows=Array.prototype.slice.call(body.rows);
     rows.sort(function(a,b){var x=key(a.cells[i]),y=key(b.cells[i]);

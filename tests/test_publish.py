@@ -69,8 +69,8 @@ def test_publish_writes_csv_markdown_html_and_never_overwrites_silently(cli, res
 
 
 def _dom(page: Path, fragment: str = "") -> str:
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri() + fragment],
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--no-first-run", "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri() + fragment],
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
