@@ -119,6 +119,8 @@ def run(
         raise GbenchError(f"--threads {threads}: give at least 1.")
     if threads is None and executor == "local" and workers > 1:
         threads = default_threads(workers)  # the workers share this machine's cores
+    elif threads is None and executor in ("ray", "slurm"):
+        threads = cpus_per_job  # what the scheduler gave the job
     opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev), data=ctx,
                       command=command_line(), threads=threads)
     store = ResultStore(out)

@@ -132,7 +132,9 @@ class WorkerPoolExecutor:
 
         for job in jobs:
             slot = next(s for s in self._slots if s.job is None)
-            if slot.proc is None or slot.proc.poll() is not None:
+            if slot.proc is not None and slot.proc.poll() is not None:
+                self._discard(slot)  # died while idle
+            if slot.proc is None:
                 self._start(slot, opts)
             # Inside a worker its GPU is always cuda:0 (CUDA_VISIBLE_DEVICES shows it only that one).
             slot.opts = replace(opts, executor=f"local:{self.slots}",
@@ -143,23 +145,38 @@ class WorkerPoolExecutor:
             except (BrokenPipeError, OSError):
                 pass  # it died on start-up; wait() finds it and records the job
 
-    def _died(self, slot: _Slot) -> tuple[Job, RunRecord]:
-        self._selector.unregister(slot.proc.stdout)
+    def _discard(self, slot: _Slot) -> int:
+        """Forget a slot's (ended or ending) worker process; its exit status."""
+        proc, slot.proc = slot.proc, None
         try:
-            code = slot.proc.wait(timeout=10)
+            self._selector.unregister(proc.stdout)
+        except (KeyError, ValueError):
+            pass
+        try:
+            code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            slot.proc.kill()
-            code = slot.proc.wait()
+            proc.kill()
+            code = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        return code
+
+    def _died(self, slot: _Slot) -> tuple[Job, RunRecord]:
+        pid = slot.proc.pid
+        code = self._discard(slot)
         how = _signal_name(code)
         hint = " (SIGKILL without a signal from gbench is often the kernel's out-of-memory killer)" \
             if code == -signal.SIGKILL else ""
         log = _tail(slot.log)
-        error = f"worker process {slot.proc.pid} died while running the job: {how}{hint}." + (
+        error = f"worker process {pid} died while running the job: {how}{hint}." + (
             f"\nlast lines of its log {slot.log}:\n{log}" if log else "")
         job = slot.job
         record = failure_record(job, slot.opts, "failed", error, started=slot.started,
-                                worker={"executor": slot.opts.executor, "pid": slot.proc.pid})
-        slot.proc, slot.job = None, None
+                                worker={"executor": slot.opts.executor, "pid": pid})
+        slot.job = None
         return job, record
 
     def wait(self, timeout: float) -> list[tuple[Job, RunRecord]]:
@@ -168,14 +185,15 @@ class WorkerPoolExecutor:
             return done
         for key, _ in self._selector.select(timeout):
             slot: _Slot = key.data
+            if slot.proc is None or key.fileobj is not slot.proc.stdout:
+                self._selector.unregister(key.fileobj)
+                continue
             message = receive(slot.proc.stdout)
             if message is None:
                 if slot.job is not None:
                     done.append(self._died(slot))
                 else:
-                    self._selector.unregister(slot.proc.stdout)
-                    slot.proc.wait()
-                    slot.proc = None
+                    self._discard(slot)
                 continue
             if isinstance(message, RunRecord) and slot.job is not None:
                 done.append((slot.job, message))
@@ -193,15 +211,7 @@ class WorkerPoolExecutor:
         for slot in self._slots:
             if slot.proc is None:
                 continue
-            try:
-                slot.proc.wait(timeout=5 if slot.job is None else 0.1)
-            except subprocess.TimeoutExpired:
+            if slot.job is not None:  # interrupted: its job is not waited for
                 slot.proc.kill()
-                slot.proc.wait()
-            try:
-                self._selector.unregister(slot.proc.stdout)
-            except (KeyError, ValueError):
-                pass
-            slot.proc.stdout.close()
-            slot.proc = None
+            self._discard(slot)
         self._selector.close()
