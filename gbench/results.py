@@ -114,7 +114,10 @@ def read_record(path: Path) -> RunRecord:
     except ValidationError as e:
         first = e.errors()[0]
         raise DamagedRecord(f"{path}: field '{'.'.join(map(str, first['loc']))}' {first['msg']}") from None
-    if record.checksum != record.content_hash():
+    # The checksum covers the fields as written. Hashing the file's own fields (not the re-dumped model) keeps
+    # records of an older schema valid when a later version adds fields with defaults.
+    written = stable_hash({k: v for k, v in raw.items() if k != "checksum"})
+    if record.checksum not in (written, record.content_hash()):
         raise DamagedRecord(f"{path}: checksum mismatch (the file was edited or damaged after it was written)")
     return record
 

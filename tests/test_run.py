@@ -88,6 +88,26 @@ def test_killed_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
     assert not list(out.rglob(".*.tmp-*"))
 
 
+
+def test_records_of_an_older_schema_stay_valid_and_edits_are_caught(cli, tmp_path):
+    """A later gbench adds record fields with defaults; what an earlier version wrote must still verify."""
+    from gbench.specs import stable_hash
+
+    assert cli("run", *FAST, "--models", "mlp", "--seeds", "1", "--out", tmp_path).code == 0
+    path = ResultStore(tmp_path).record_paths()[0]
+    raw = json.loads(path.read_text())
+    raw.pop("worker", None)  # as written before the field existed, sealed the way that version sealed it
+    raw.pop("checksum")
+    raw["checksum"] = stable_hash(raw)
+    path.write_text(json.dumps(raw))
+    assert read_record(path).metrics == json.loads(path.read_text())["metrics"]
+    raw["metrics"]["test"]["acc"] += 0.01
+    path.write_text(json.dumps(raw))
+    from gbench.results import DamagedRecord
+
+    with pytest.raises(DamagedRecord, match="checksum mismatch"):
+        read_record(path)
+
 BROKEN = '''
 import torch
 
