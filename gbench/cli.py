@@ -83,7 +83,7 @@ def run(
     from gbench.data.staging import DataContext
     from gbench.execute import plan_sweep, run_sweep
     from gbench.jobs import RunOptions
-    from gbench.repro import resolve_determinism, resolve_device
+    from gbench.repro import resolve_determinism
     from gbench.results import ResultStore
     from gbench.specs import candidate_spec, load_suite, load_task, parse_assignments
 
@@ -414,7 +414,7 @@ def verify(
     records, diffs = verify_job(job, opts, runs)
     for i, rec in enumerate(records, start=1):
         value = rec.headline()
-        shown = f"{rec.metric} {value!r}" if value is not None else (rec.error or "").strip().splitlines()[0:1]
+        shown = f"{rec.metric} {value!r}" if value is not None else next(iter((rec.error or "").splitlines()), "")
         console.print(f"run {i}: {rec.status}, {shown}, selected epoch {rec.selected_epoch}", highlight=False)
         if rec.determinism.get("nondeterministic_ops"):
             console.print(f"  non-deterministic operations hit: {', '.join(rec.determinism['nondeterministic_ops'])}",

@@ -4,7 +4,6 @@ executor) gives the same records; failures end only their job; claims; determini
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pandas as pd
