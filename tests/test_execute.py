@@ -87,10 +87,10 @@ def test_slurm_executor_through_submitit_runs_the_same_jobs(cli, task, tmp_path,
     pytest.importorskip("submitit")
     monkeypatch.setenv("GBENCH_SUBMITIT_CLUSTER", "local")
     args = sweep(task, tmp_path / "slurm", "--executor", "slurm", "--workers", "2", "--time", "0:10:00",
-                 "--partition", "gpu", models="gcn")
+                 "--partition", "gpu", models="gcn", seeds="1")
     result = cli(*args)
     assert result.code == 0, result
-    assert cli(*sweep(task, tmp_path / "inproc", models="gcn")).code == 0
+    assert cli(*sweep(task, tmp_path / "inproc", models="gcn", seeds="1")).code == 0
     on_slurm = records(tmp_path / "slurm")
     assert results_of(on_slurm) == results_of(records(tmp_path / "inproc"))
     assert {r.worker["executor"] for r in on_slurm} == {"slurm:local"}
