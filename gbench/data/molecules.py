@@ -79,7 +79,9 @@ def _ogb_dataset(name: str, ctx: DataContext):
         except DatasetUnavailable:
             raise
         except Exception as e:  # network errors come in many types; all mean the same to the user
-            raise unavailable(name, expected, ctx, e) from e
+            hint = (" (or run offline, GBENCH_OFFLINE=1, to rebuild it from the data root's "
+                    f"{MOLHIV_CSV})") if name == "ogbg-molhiv" else ""
+            raise unavailable(name, expected, ctx, e, hint=hint) from e
 
 
 def load_ogb_graph(task: TaskSpec, ctx: DataContext) -> GraphTaskData:
