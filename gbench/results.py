@@ -192,7 +192,8 @@ class ResultStore:
         return record is not None and record.status in FINAL_STATUSES
 
     def write(self, record: RunRecord) -> Path:
-        """Write atomically. A final record is never replaced; a failed or damaged one is moved aside first."""
+        """Write atomically. A final record is never replaced; a failed or damaged one is moved aside first.
+        Writing the very record that is there already (same checksum) changes nothing."""
         record = record.sealed()
         path = self.path_for(record.task, record.model, record.seed, record.job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,6 +202,8 @@ class ResultStore:
                 old = read_record(path)
             except DamagedRecord:
                 old = None
+            if old is not None and old.checksum == record.checksum:
+                return path
             if old is not None and old.status in FINAL_STATUSES:
                 raise FileExistsError(f"{path}: a finished record exists already; results are never overwritten.")
             attempts = self.records_dir / "_attempts"

@@ -350,3 +350,23 @@ def test_local_slots_take_the_visible_gpus_in_turn(monkeypatch):
     assert gpu_slots("cuda:0", 1) == ["4"] and gpu_slots("cuda:1", 2) == ["5", "5"]
     assert gpu_slots("cuda", 3) == ["4", "5", "4"]
     assert gpu_slots("cpu", 2) == [None, None]
+
+
+def test_a_record_written_by_its_worker_survives_the_driver_and_is_not_run_again(task, tmp_path):
+    """Slurm workers write their own record (the driver on a login node may be gone by the time a job ends)."""
+    from gbench.data.staging import DataContext
+    from gbench.execute import plan_sweep, run_sweep
+    from gbench.executors.worker import execute
+    from gbench.jobs import RunOptions
+    from gbench.specs import load_task, parse_assignments
+
+    job = plan_sweep([load_task(str(task))], ["mlp"], [], [0], parse_assignments(["train.epochs=3"])).jobs[0]
+    opts = RunOptions(device="cpu", deterministic="strict", data=DataContext.from_env(), threads=1)
+    store = ResultStore(tmp_path / "out")
+    record = execute(job, opts, None, str(store.root))  # the driver died before receiving this
+    [path] = store.record_paths()
+    before = path.read_bytes()
+    assert store.write(record) == path and path.read_bytes() == before  # the driver's write: a no-op
+    assert not (store.records_dir / "_attempts").exists()
+    summary = run_sweep([job], opts, store)  # the restarted sweep
+    assert summary.skipped_done == 1 and summary.ran == 0

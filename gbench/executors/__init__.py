@@ -48,7 +48,7 @@ def make_executor(name: str = "local", *, workers: int = 1, device: str = "cpu",
 
     return SlurmExecutor(Path(results or ".") / "slurm", partition=partition, time_limit=time_limit,
                          gpus_per_job=gpus, cpus_per_job=cpus_per_job, mem_gb=mem_gb,
-                         max_parallel=workers if workers > 1 else 64)
+                         max_parallel=workers if workers > 1 else 64, store_root=Path(results) if results else None)
 
 
 def default_threads(workers: int) -> int:

@@ -1,7 +1,9 @@
 """Slurm executor through submitit (`--executor slurm --partition P --time 2:00:00 --gpus-per-job 1`).
 
 Each job is one Slurm job (submitted as arrays of as many as the sweep has free slots) that runs
-`gbench.executors.worker.execute` and returns the record to the driver, which writes it. submitit keeps its
+`gbench.executors.worker.execute`, writes its record into the (shared) results directory itself and returns it to
+the driver, whose writing it again changes nothing: a job that finishes after the driver died (a closed login
+session) is not lost, and the next `gbench run` finds it done. submitit keeps its
 scripts, logs and pickled results under `<results>/slurm/`. A job that Slurm ends without a result (time limit,
 memory limit, node failure, cancelled) is recorded failed (oom for OUT_OF_MEMORY) and retried by the next
 `gbench run`. The results directory and candidate model files must be on a filesystem the nodes share.
@@ -20,10 +22,10 @@ from gbench.jobs import Job, RunOptions, failure_record
 from gbench.results import RunRecord
 
 
-def _slurm_job(job, opts, cwd):
+def _slurm_job(job, opts, cwd, store_root):
     from gbench.executors.worker import execute
 
-    return execute(job, opts, cwd)
+    return execute(job, opts, cwd, store_root)
 
 
 def parse_time(value: str | int | None) -> int:
@@ -55,7 +57,7 @@ class SlurmExecutor:
 
     def __init__(self, folder: Path, partition: str | None = None, time_limit: str | int | None = None,
                  gpus_per_job: int = 0, cpus_per_job: int = 1, mem_gb: float | None = None,
-                 max_parallel: int = 64, cluster: str | None = None) -> None:
+                 max_parallel: int = 64, cluster: str | None = None, store_root: Path | None = None) -> None:
         try:
             import submitit
         except ImportError:
@@ -80,6 +82,7 @@ class SlurmExecutor:
         self._executor.update_parameters(**params)
         self.cluster = cluster
         self.slots = max_parallel
+        self.store_root = str(Path(store_root).resolve()) if store_root else None
         self._pending: list = []
 
     def submit(self, jobs: list[Job], opts: RunOptions) -> None:
@@ -89,7 +92,7 @@ class SlurmExecutor:
         submitted = []
         with self._executor.batch():
             for job in jobs:
-                submitted.append(self._executor.submit(_slurm_job, job, worker_opts, cwd))
+                submitted.append(self._executor.submit(_slurm_job, job, worker_opts, cwd, self.store_root))
         self._pending.extend((sj, job, worker_opts) for sj, job in zip(submitted, jobs))
 
     def wait(self, timeout: float) -> list[tuple[Job, RunRecord]]:

@@ -68,9 +68,24 @@ def _working_directory(path: str | None):
         os.chdir(before)
 
 
-def execute(job, opts, cwd: str | None = None):
+def execute(job, opts, cwd: str | None = None, store_root: str | None = None):
     """Run one job here and return its record. An error in gbench itself becomes a failed record with its
-    traceback (loud, but it ends only this job)."""
+    traceback (loud, but it ends only this job). With `store_root` (a results directory this machine shares with
+    the driver) the worker also writes the record there itself, so that it survives the driver's death; the driver
+    writing the same record again changes nothing."""
+    record = _execute(job, opts, cwd)
+    if store_root:
+        from gbench.results import ResultStore
+
+        try:
+            record = record.sealed()
+            ResultStore(store_root).write(record)
+        except OSError as e:  # not shared after all, or a finished record is there: the driver decides
+            print(f"gbench worker: could not write the record into {store_root}: {e}", file=sys.stderr)
+    return record
+
+
+def _execute(job, opts, cwd: str | None):
     import warnings
 
     from gbench.jobs import failure_record, run_job, worker_info
