@@ -101,6 +101,7 @@ def test_wl_subtree_kernel_on_a_known_case():
 
     triangle, path = graph([[0, 1], [1, 2], [2, 0]], 3), graph([[0, 1], [1, 2]], 3)
     feats = WLSubtreeFeatures(iterations=1)
+    feats.fit_columns([triangle, path])
     m = feats.transform([triangle, path])
     k = wl_kernel(m, m, normalize=False)
     # round 0: three identical labels each (3*3 = 9); round 1: the triangle's 3 nodes all have two neighbours,
@@ -108,6 +109,16 @@ def test_wl_subtree_kernel_on_a_known_case():
     assert k.tolist() == [[18.0, 12.0], [12.0, 14.0]]
     svm = WLSubtreeSVM(iterations=1, C=1.0, normalize=True).fit([triangle, path] * 4, torch.tensor([1, 0] * 4))
     assert (np.asarray(svm.predict([path, triangle])) > 0).tolist() == [False, True]
+
+    # A continuous attribute column is left out of the labels (else every node is unique and nothing matches).
+    noisy = [graph([[0, 1], [1, 2], [2, 0]], 3), graph([[0, 1], [1, 2]], 3)]
+    for i, g in enumerate(noisy):
+        g.x = torch.cat([torch.rand(3, 1, generator=torch.Generator().manual_seed(i)), g.x], dim=1)
+    feats = WLSubtreeFeatures(iterations=1)
+    feats.fit_columns(noisy)
+    assert feats.columns.tolist() == [1]
+    m = feats.transform(noisy)
+    assert wl_kernel(m, m, normalize=False).tolist() == [[18.0, 12.0], [12.0, 14.0]]
 
 
 def test_ogbg_molbace_loads_offline_from_the_data_root(shared_data, tmp_path):

@@ -7,7 +7,9 @@ the inner product of these count vectors, optionally normalised to k(a, b) / sqr
 scikit-learn's SVC on the precomputed kernel.
 
 Labels are compressed with a dictionary shared by training and prediction graphs; labels first seen at prediction
-time match nothing in training, so they add nothing to a kernel value against a training graph.
+time match nothing in training, so they add nothing to a kernel value against a training graph. Only discrete
+feature columns (integer-valued on every training graph: one-hot labels, degrees) make the initial labels;
+continuous attributes (ENZYMES' 18) would make every node's label unique and the kernel degenerate.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from typing import Any
 import numpy as np
 
 
+def _features(graph) -> np.ndarray | None:
+    x = getattr(graph, "x", None)
+    if x is None:
+        return None
+    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+
+
 class WLSubtreeFeatures:
     """Sparse WL count vectors. `transform(graphs)` -> scipy CSR matrix [num_graphs, num_labels_seen_so_far]."""
 
@@ -27,6 +36,16 @@ class WLSubtreeFeatures:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         self.iterations = iterations
         self.vocab: dict[tuple, int] = {}
+        self.columns: np.ndarray | None = None  # the discrete feature columns, fixed on the training graphs
+
+    def fit_columns(self, graphs: Sequence) -> None:
+        xs = [_features(g) for g in graphs]
+        xs = [x for x in xs if x is not None and x.size]
+        if not xs:
+            self.columns = None
+            return
+        stacked = np.concatenate(xs)
+        self.columns = np.flatnonzero(np.all(stacked == np.round(stacked), axis=0))
 
     def _index(self, key: tuple) -> int:
         if key not in self.vocab:
@@ -35,12 +54,12 @@ class WLSubtreeFeatures:
 
     def graph_counts(self, graph) -> Counter:
         n = int(graph.num_nodes)
-        x = getattr(graph, "x", None)
-        if x is None:
+        x = _features(graph)
+        if x is None or self.columns is None or not self.columns.size:
             labels = [self._index((0, "const"))] * n
         else:
-            rows = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x).reshape(n, -1)
-            labels = [self._index((0, tuple(np.round(r, 6).tolist()))) for r in rows]
+            rows = x.reshape(n, -1)[:, self.columns]
+            labels = [self._index((0, tuple(r.tolist()))) for r in rows]
         neighbours: list[list[int]] = [[] for _ in range(n)]
         ei = graph.edge_index.cpu().numpy() if graph.edge_index is not None else np.zeros((2, 0), dtype=np.int64)
         for u, v in zip(ei[0].tolist(), ei[1].tolist()):
@@ -97,6 +116,7 @@ class WLSubtreeSVM:
         from sklearn.svm import SVC
 
         y = np.asarray(y.cpu().numpy() if hasattr(y, "cpu") else y).reshape(-1).astype(np.int64)
+        self.features.fit_columns(graphs)
         self.train_counts = self.features.transform(graphs)
         k = wl_kernel(self.train_counts, self.train_counts, self.normalize)
         grid = self.C if isinstance(self.C, (list, tuple)) else [self.C]
