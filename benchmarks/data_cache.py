@@ -3,7 +3,7 @@
 Each measurement runs in a fresh Python process, so nothing is shared in memory: "first" starts from an empty cache
 directory, "cached" from the cache the first load left. Times are the `load_task_data` call only (imports excluded).
 
-    python benchmarks/data_cache.py --data-root ../shared/data [--tasks cora,citeseer,minesweeper,sbm-node]
+    python benchmarks/data_cache.py --data-root ../shared/data [--tasks cora,ogbl-ddi,proteins,ogbg-molbace]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import torch_geometric.datasets, torch_geometric.transforms  # imports are not what we measure
 import gbench.data.pyg_node, gbench.data.synthetic, gbench.data.ogb_node
+import gbench.data.link, gbench.data.tu, gbench.data.molecules, gbench.data.structure
 from gbench.data import load_task_data
 from gbench.data.staging import DataContext
 from gbench.specs import load_task
@@ -43,7 +44,8 @@ def load_once(task: str, data_root: str | None, cache: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--tasks", default="cora,citeseer,minesweeper,chameleon-filtered,sbm-node")
+    parser.add_argument("--tasks", default="cora,citeseer,minesweeper,chameleon-filtered,sbm-node,"
+                        "ogbl-ddi,cora-link,proteins,nci1,ogbg-molbace,structure-topology-cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

@@ -141,6 +141,40 @@ def test_generated_task_is_cached_by_content_hash(tmp_path):
                for a, b in zip(td.splits, again.splits)) and again.info == td.info
 
 
+
+def _same(a, b) -> bool:
+    """Equal tensors, dicts, lists and graphs, exactly (dtype and values)."""
+    from torch_geometric.data import Data
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, Data):
+        return a.num_nodes == b.num_nodes and sorted(a.keys()) == sorted(b.keys()) and all(
+            _same(a[k], b[k]) for k in a.keys())
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("task", ["sbm-link", "cora-link", "mutag", "ogbg-molbace", "structure-bridges-cpu"])
+def test_finished_task_data_of_every_level_reads_back_identically(shared_data, tmp_path, task):
+    """Link and graph data are cached finished too, so a fresh worker process reads one file; what it reads is
+    exactly what the loader built."""
+    import dataclasses
+
+    from gbench.data import clear_memory_cache
+
+    ctx = DataContext.from_env(shared_data, tmp_path, offline=True)
+    built = load_task_data(load_task(task), ctx)
+    assert len(list((tmp_path / "tasks").glob(f"{task}-*.pt"))) == 1
+    clear_memory_cache()
+    cached = load_task_data(load_task(task), ctx)
+    assert cached is not built and type(cached) is type(built)
+    for f in dataclasses.fields(built):
+        assert _same(getattr(built, f.name), getattr(cached, f.name)), f.name
+
 def test_minibatch_task_says_what_to_install_without_a_sampler(cli, tmp_path):
     import torch_geometric.typing as pyg_typing
 

@@ -105,35 +105,58 @@ def _resolve(source: str):
 
 
 def _source_fingerprint(source: str) -> str:
-    """sha256 of the loader's module file: editing a loader invalidates what it cached."""
+    """sha256 of the loader's module and of every module of `gbench.data` (loaders share helpers such as fold
+    generation and staging): editing any of them invalidates what was cached."""
     import hashlib
     import importlib.util
+    from pathlib import Path
 
+    digest = hashlib.sha256()
     spec = importlib.util.find_spec(SOURCES[source].split(":")[0])
-    if spec is None or spec.origin is None:
-        return "unknown"
-    with open(spec.origin, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    if spec is not None and spec.origin is not None and Path(spec.origin) not in files:
+        files.append(Path(spec.origin))  # a plug-in's loader outside gbench.data
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _finished_classes() -> dict[str, type]:
+    from gbench.data.graphs import GraphTaskData
+    from gbench.data.link import LinkTaskData
+
+    return {"node": NodeTaskData, "link": LinkTaskData, "graph": GraphTaskData}
 
 
 def _finished_cache(task: TaskSpec, ctx: DataContext, key: str):
-    """Node tasks are cached finished (graph, transforms and splits applied) as plain tensors, so a job in a fresh
-    process loads one file instead of re-running the loader; the key covers the spec, the data root and the loader's
-    source code."""
+    """Task data is cached finished (graph or graphs, features and splits applied) as plain tensors, so a job in a
+    fresh process (a pool worker, a Ray task, a Slurm job) loads one weights_only-safe file instead of re-running the
+    loader; the key covers the spec, the data root and the loaders' source code. Data a level cannot pack (an
+    attribute that is not a tensor) is returned as loaded and not cached."""
     import os
 
     from gbench.data.staging import cache_lock
 
+    classes = _finished_classes()
     folder = ctx.cache_dir / "tasks"
     path = folder / f"{task.id}-{key[:20]}.pt"
     if path.exists():
-        return NodeTaskData.from_tensors(torch.load(path, weights_only=True))
+        blob = torch.load(path, weights_only=True)
+        return classes[blob.get("kind", "node")].from_tensors(blob)
     result = _resolve(task.dataset.source)(task, ctx)
-    if isinstance(result, NodeTaskData):
-        with cache_lock(folder):
-            tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-            torch.save(result.to_tensors(), tmp)
-            os.replace(tmp, path)
+    kind = next((k for k, cls in classes.items() if isinstance(result, cls)), None)
+    if kind is None:
+        return result
+    try:
+        blob = {"kind": kind, **result.to_tensors()}
+    except (TypeError, ValueError):
+        return result
+    folder.mkdir(parents=True, exist_ok=True)
+    with cache_lock(folder):
+        tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
     return result
 
 
@@ -142,15 +165,15 @@ def load_task_data(task: TaskSpec, ctx: DataContext):
     through its source's loader. The same spec and context always give the same data."""
     from gbench.specs import stable_hash
 
-    key = stable_hash({"dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
-                       "level": task.level, "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
+    # Loaders read the task's id, level and target as well as its dataset and split (a generated task seeds its
+    # graphs with its id); its protocol and references never change the data.
+    key = stable_hash({"id": task.id, "level": task.level, "target": task.target,
+                       "dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
+                       "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
                        "loader": _source_fingerprint(task.dataset.source) if task.dataset.source in SOURCES else ""})
     with _lock:
         if key not in _cache:
-            if task.level == "node":
-                _cache[key] = _finished_cache(task, ctx, key)
-            else:
-                _cache[key] = _resolve(task.dataset.source)(task, ctx)
+            _cache[key] = _finished_cache(task, ctx, key)
         return _cache[key]
 
 

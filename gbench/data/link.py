@@ -48,6 +48,22 @@ class LinkTaskData:
     def num_features(self) -> int:
         return 0 if self.x is None else int(self.x.size(1))
 
+    def to_tensors(self) -> dict[str, Any]:
+        """Plain tensors and JSON text only, so gbench's finished-data cache loads with `weights_only=True`."""
+        import json
+
+        return {"num_nodes": self.num_nodes, "x": self.x, "train_pos": self.train_pos, "graphs": dict(self.graphs),
+                "pos": dict(self.pos), "neg": dict(self.neg), "neg_per_pos": self.neg_per_pos,
+                "split_seed": self.split_seed, "info": json.dumps(self.info)}
+
+    @classmethod
+    def from_tensors(cls, blob: dict[str, Any]) -> LinkTaskData:
+        import json
+
+        return cls(num_nodes=int(blob["num_nodes"]), x=blob["x"], train_pos=blob["train_pos"],
+                   graphs=blob["graphs"], pos=blob["pos"], neg=blob["neg"], neg_per_pos=blob["neg_per_pos"],
+                   split_seed=blob["split_seed"], info=json.loads(blob["info"]))
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Splits
