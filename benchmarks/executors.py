@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,15 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_json  # noqa: E402
 
 
-def sweep(workers: int, jobs: int, epochs: int, cache: str) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # gbench run and its workers, once reaped
+    return usage.ru_utime + usage.ru_stime
+
+
+def sweep(workers: int, jobs: int, epochs: int, cache: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the run and its worker processes)."""
     with tempfile.TemporaryDirectory() as out:
         args = [sys.executable, "-m", "gbench", "run", "--tasks", "sbm-node", "--models", "gcn", "--seeds",
                 str(jobs), "--set", f"train.epochs={epochs}", "--set", "train.patience=100000", "--threads", "1",
                 "--device", "cpu", "--workers", str(workers), "--out", out]
         env = {**os.environ, "GBENCH_CACHE": cache, "GBENCH_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-        t0 = time.perf_counter()
+        cpu0, t0 = _children_cpu(), time.perf_counter()
         subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, _children_cpu() - cpu0
 
 
 def main() -> None:
@@ -50,13 +57,18 @@ def main() -> None:
     load = os.getloadavg()[0]
     sweep(1, 1, 1, cache)  # warm the data cache: both cases then load the task from it
     times: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(args.repeats):
         for workers in (1, 2):
-            times[workers].append(sweep(workers, args.jobs, args.epochs, cache))
-            print(f"workers {workers}: {times[workers][-1]:.1f} s", flush=True)
+            wall, used = sweep(workers, args.jobs, args.epochs, cache)
+            times[workers].append(wall)
+            cpu[workers].append(used)
+            print(f"workers {workers}: {wall:.1f} s wall, {used:.1f} s CPU", flush=True)
     one, two = statistics.median(times[1]), statistics.median(times[2])
     write_json([{"case": f"{args.jobs} x gcn on sbm-node, {args.epochs} epochs, 1 thread per job",
                  "workers_1_s": round(one, 2), "workers_2_s": round(two, 2), "speedup": round(one / two, 2),
+                 "workers_1_cpu_s": round(statistics.median(cpu[1]), 2),
+                 "workers_2_cpu_s": round(statistics.median(cpu[2]), 2),
                  "repeats": args.repeats, "load_avg_before": load, "load_avg_after": os.getloadavg()[0]}],
                args.json)
 
