@@ -378,7 +378,13 @@ def count_bridges(n: int, edges: np.ndarray) -> int:
 
 def automorphism_generators(n: int, edges: np.ndarray) -> int:
     """Number of automorphism-group generators pynauty returns: 0 iff |Aut(G)| = 1."""
-    import pynauty
+    try:
+        import pynauty
+    except ImportError:
+        from gbench.errors import GbenchError
+
+        raise GbenchError("the symmetry tasks label graphs with pynauty, which is not installed; install it with "
+                          "`pip install 'gbench[structure]'` (or `pip install pynauty`).") from None
 
     adj: dict[int, list[int]] = {v: [] for v in range(n)}
     for u, v in edges.tolist():

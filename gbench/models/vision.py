@@ -29,7 +29,11 @@ DEPTHS = {10: ("basic", [1, 1, 1, 1]), 18: ("basic", [2, 2, 2, 2]), 34: ("basic"
 
 def _backbone(depth: int, out_dim: int) -> nn.Module:
     """torchvision's ResNet class; depth 10 is its BasicBlock network with one block per stage."""
-    from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+    try:
+        from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+    except ImportError:
+        raise ModelContractError("the vision baselines need torchvision; install it with "
+                                 "`pip install 'gbench[structure]'` (matching your torch version).") from None
 
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {sorted(DEPTHS)}, got {depth}")
