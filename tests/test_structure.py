@@ -164,8 +164,10 @@ def test_renderer_is_deterministic_and_cached(tmp_path):
 
 
 def test_real_bases_fail_clearly_offline_without_data(cli, tmp_path):
+    # An empty cache of its own: with no data root the cache serves as one, and other tests stage MUTAG and Cora
+    # into the session-wide cache.
     result = cli("run", "--tasks", "structure-symmetry-cpu", "--models", "gin-degree", "--seeds", "1",
-                 "--out", tmp_path / "o")
+                 "--out", tmp_path / "o", "--cache-dir", tmp_path / "cache")
     assert result.code != 0
     assert "MUTAG" in result.err + result.out and "data root" in result.err + result.out
 
