@@ -3,7 +3,6 @@ missing files are named, generated graphs are pure functions of their parameters
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 from pathlib import Path

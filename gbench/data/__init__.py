@@ -134,9 +134,7 @@ def _finished_cache(task: TaskSpec, ctx: DataContext, key: str):
     fresh process (a pool worker, a Ray task, a Slurm job) loads one weights_only-safe file instead of re-running the
     loader; the key covers the spec, the data root and the loaders' source code. Data a level cannot pack (an
     attribute that is not a tensor) is returned as loaded and not cached."""
-    import os
-
-    from gbench.data.staging import cache_lock
+    from gbench.data.staging import cache_lock, save_tensors
 
     classes = _finished_classes()
     folder = ctx.cache_dir / "tasks"
@@ -152,11 +150,8 @@ def _finished_cache(task: TaskSpec, ctx: DataContext, key: str):
         blob = {"kind": kind, **result.to_tensors()}
     except (TypeError, ValueError):
         return result
-    folder.mkdir(parents=True, exist_ok=True)
     with cache_lock(folder):
-        tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
+        save_tensors(blob, path)
     return result
 
 

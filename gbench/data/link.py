@@ -192,23 +192,9 @@ def load_planetoid_link(task: TaskSpec, ctx: DataContext) -> LinkTaskData:
 
 
 def load_sbm_link(task: TaskSpec, ctx: DataContext) -> LinkTaskData:
-    import os
+    from gbench.data.synthetic import sbm_tensors
 
-    from gbench.data.synthetic import generate_sbm, sbm_params
-    from gbench.specs import stable_hash
-
-    p = sbm_params(task)
-    key = stable_hash({"generator": "sbm-v1", **p})[:20]
-    folder = ctx.cache_dir / "generated"
-    path = folder / f"sbm-{key}.pt"
-    with cache_lock(folder):
-        if path.exists():
-            tensors = torch.load(path, weights_only=True)
-        else:
-            tensors = generate_sbm(**p)
-            tmp = path.with_name(path.name + f".part-{os.getpid()}")
-            torch.save(tensors, tmp)
-            os.replace(tmp, path)
+    tensors, p, key = sbm_tensors(task, ctx)
     return _from_random_split(task, tensors["x"], tensors["edge_index"], int(p["num_nodes"]),
                               {"generator": "sbm-v1", "content_hash": key})
 

@@ -17,7 +17,6 @@ The built graphs are cached, keyed by the CSV's sha256 and the ogb and RDKit ver
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from gbench.data.graphs import GraphTaskData
-from gbench.data.staging import DataContext, cache_lock, copy_raw_tree, sha256_file, unavailable
+from gbench.data.staging import DataContext, cache_lock, cached_tensors, copy_raw_tree, sha256_file, unavailable
 from gbench.errors import DatasetUnavailable, SpecError
 from gbench.metrics import import_ogb
 from gbench.specs import TaskSpec, stable_hash
@@ -254,14 +253,7 @@ def molhiv_tensors(ctx: DataContext) -> tuple[dict[str, Any], str]:
                        "rdkit": rdkit.__version__})[:20]
     folder = ctx.cache_dir / "generated"
     path = folder / f"ogbg-molhiv-csv-{key}.pt"
-    with cache_lock(folder):
-        if path.exists():
-            return torch.load(path, weights_only=True), key
-        tensors = build_molhiv_from_csv(csv)
-        tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-        torch.save(tensors, tmp)
-        os.replace(tmp, path)
-    return tensors, key
+    return cached_tensors(path, lambda: build_molhiv_from_csv(csv)), key
 
 
 def load_molhiv_csv(task: TaskSpec, ctx: DataContext) -> GraphTaskData:

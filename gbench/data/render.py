@@ -14,7 +14,6 @@ white border; sizes scale with the image (at 224 px: node radius ~4.9 px, i.e. m
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 import numpy as np
@@ -142,22 +141,15 @@ def _key(graphs, kind: str, size: int, seed: int) -> str:
 
 def render_images(graphs, kind: str, size: int, seed: int = 0, ctx=None) -> torch.Tensor:
     """uint8 [G, 3, size, size]: from the render cache when `ctx` has one, else drawn (and cached)."""
-    from gbench.data.staging import cache_lock
+    from gbench.data.staging import cached_tensors
 
-    path = None
-    if ctx is not None:
-        folder = ctx.cache_dir / "renders"
-        path = folder / f"{kind}-{size}-{_key(graphs, kind, size, seed)}.pt"
-        if path.exists():
-            return torch.load(path, weights_only=True)
-    images = torch.from_numpy(np.stack([render_one(int(g.num_nodes), _undirected(g.edge_index), kind, size, seed)
-                                        for g in graphs]))
-    if path is not None:
-        with cache_lock(path.parent):
-            tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-            torch.save(images, tmp)
-            os.replace(tmp, path)
-    return images
+    def draw() -> torch.Tensor:
+        return torch.from_numpy(np.stack([render_one(int(g.num_nodes), _undirected(g.edge_index), kind, size, seed)
+                                          for g in graphs]))
+
+    if ctx is None:
+        return draw()
+    return cached_tensors(ctx.cache_dir / "renders" / f"{kind}-{size}-{_key(graphs, kind, size, seed)}.pt", draw)
 
 
 def render_transform(graphs, args: list[str], ctx, key: str) -> tuple[list, dict[str, Any]]:

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,29 @@ def cache_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_tensors(value: Any, path: Path) -> None:
+    """`torch.save` to a temporary file beside `path`, then rename: a reader never sees half a file."""
+    import torch
+
+    tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
+    torch.save(value, tmp)
+    os.replace(tmp, path)
+
+
+def cached_tensors(path: Path, build: Callable[[], Any]) -> Any:
+    """What `build()` returns (plain tensors, strings and numbers), saved once at `path` and read back from there
+    afterwards with `torch.load(weights_only=True)`. Built under the folder's lock, so two processes never build
+    the same thing at once."""
+    import torch
+
+    with cache_lock(path.parent):
+        if path.exists():
+            return torch.load(path, weights_only=True)
+        value = build()
+        save_tensors(value, path)
+    return value
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

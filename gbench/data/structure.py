@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 from gbench.data.graphs import GraphTaskData
-from gbench.data.staging import DataContext, cache_lock
+from gbench.data.staging import DataContext, cache_lock, cached_tensors
 from gbench.errors import SpecError
 from gbench.specs import TaskSpec, stable_hash
 
@@ -754,16 +753,11 @@ def cache_path(params: dict[str, Any], ctx: DataContext):
 
 
 def load_or_generate(params: dict[str, Any], ctx: DataContext) -> dict[str, Any]:
-    path = cache_path(params, ctx)
-    with cache_lock(path.parent):
-        if path.exists():
-            return torch.load(path, weights_only=True)
+    def build() -> dict[str, Any]:
         real = load_real_bases(ctx, params) if params["task"] == "symmetry" and params["bases"] == "real" else None
-        blob = generate(params, real)
-        tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    return blob
+        return generate(params, real)
+
+    return cached_tensors(cache_path(params, ctx), build)
 
 
 def to_task_data(blob: dict[str, Any], key: str) -> GraphTaskData:

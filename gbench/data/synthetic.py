@@ -16,7 +16,6 @@ The dataset is a pure function of its parameters (numpy PCG64, `seed`) and is ca
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 
 from gbench.data import NodeTaskData
 from gbench.data.pyg_node import finish, random_splits
-from gbench.data.staging import DataContext, cache_lock
+from gbench.data.staging import DataContext, cached_tensors
 from gbench.errors import SpecError
 from gbench.specs import TaskSpec, stable_hash
 
@@ -100,21 +99,19 @@ def sbm_params(task: TaskSpec) -> dict[str, Any]:
     return p
 
 
+def sbm_tensors(task: TaskSpec, ctx: DataContext) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
+    """The task's SBM graph (generated once, cached by the content hash of its parameters), its parameters and
+    that hash. Shared by the node task and the link task built on the same generator."""
+    p = sbm_params(task)
+    key = stable_hash({"generator": "sbm-v1", **p})[:20]
+    tensors = cached_tensors(ctx.cache_dir / "generated" / f"sbm-{key}.pt", lambda: generate_sbm(**p))
+    return tensors, p, key
+
+
 def load_sbm(task: TaskSpec, ctx: DataContext) -> NodeTaskData:
     from torch_geometric.data import Data
 
-    p = sbm_params(task)
-    key = stable_hash({"generator": "sbm-v1", **p})[:20]
-    folder = ctx.cache_dir / "generated"
-    path = folder / f"sbm-{key}.pt"
-    with cache_lock(folder):
-        if path.exists():
-            tensors = torch.load(path, weights_only=True)
-        else:
-            tensors = generate_sbm(**p)
-            tmp = path.with_name(path.name + f".part-{os.getpid()}")
-            torch.save(tensors, tmp)
-            os.replace(tmp, path)
+    tensors, p, key = sbm_tensors(task, ctx)
     data = Data(x=tensors["x"], y=tensors["y"], edge_index=tensors["edge_index"], num_nodes=p["num_nodes"])
     row, col = data.edge_index
     realised = float((data.y[row] == data.y[col]).float().mean()) if row.numel() else float("nan")

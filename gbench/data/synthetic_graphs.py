@@ -11,14 +11,13 @@ function of its parameters (numpy PCG64, `seed`) and cached by their content has
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import torch
 
 from gbench.data.graphs import GraphTaskData
-from gbench.data.staging import DataContext, cache_lock
+from gbench.data.staging import DataContext, cached_tensors
 from gbench.errors import SpecError
 from gbench.specs import TaskSpec, stable_hash
 
@@ -90,14 +89,7 @@ def load_colour_motifs(task: TaskSpec, ctx: DataContext) -> GraphTaskData:
     key = stable_hash({"generator": "colour-motifs-v1", **p})[:20]
     folder = ctx.cache_dir / "generated"
     path = folder / f"colour-motifs-{key}.pt"
-    with cache_lock(folder):
-        if path.exists():
-            t = torch.load(path, weights_only=True)
-        else:
-            t = generate_colour_motifs(**p)
-            tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-            torch.save(t, tmp)
-            os.replace(tmp, path)
+    t = cached_tensors(path, lambda: generate_colour_motifs(**p))
     node_off = np.concatenate([[0], np.cumsum(t["num_nodes"].numpy())])
     edge_off = np.concatenate([[0], np.cumsum(t["num_edges"].numpy())])
     graphs = [Data(x=t["x"][node_off[g]:node_off[g + 1]], edge_index=t["edge_index"][:, edge_off[g]:edge_off[g + 1]],
