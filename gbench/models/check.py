@@ -65,18 +65,16 @@ def tiny_node_task(num_nodes: int = 60, seed: int = 0):
 def _check_node(implementation: str, hparams: dict[str, Any]) -> list[Check]:
     import torch
 
-    from gbench.models.contract import TaskInfo, build_model, is_fit_predict
+    from gbench.models.contract import TaskInfo, is_fit_predict
 
     out: list[Check] = []
     inputs, y = tiny_node_task()
     n = inputs.num_nodes
     info = TaskInfo(level="node", target="multiclass", num_features=5, out_dim=3, num_nodes=n, num_classes=3)
-    torch.manual_seed(0)
-    try:
-        model = build_model(implementation, info, hparams)
-    except ModelContractError as e:
-        return out + [Check("build", False, str(e))]
-    out.append(Check("build", True, f"factory(info, **{hparams}) returned {type(model).__name__}"))
+    model, built = build_checked(implementation, info, hparams)
+    out.append(built)
+    if model is None:
+        return out
 
     if is_fit_predict(model):
         train_idx = torch.arange(0, n, 2)
@@ -129,6 +127,20 @@ def _check_node(implementation: str, hparams: dict[str, Any]) -> list[Check]:
                      "two forward passes in eval mode agree" if torch.equal(a, b) else
                      "two forward passes in eval mode differ: is dropout or sampling active in eval()?"))
     return out
+
+
+def build_checked(implementation: str, info, hparams: dict[str, Any]) -> tuple[Any, Check]:
+    """Seed, call the factory, and say how it went: (model or None, the 'build' check). Shared by every level."""
+    import torch
+
+    from gbench.models.contract import build_model
+
+    torch.manual_seed(0)
+    try:
+        model = build_model(implementation, info, hparams)
+    except ModelContractError as e:
+        return None, Check("build", False, str(e))
+    return model, Check("build", True, f"factory(info, **{hparams}) returned {type(model).__name__}")
 
 
 def _describe(obj: Any) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gbench.errors import ModelContractError
-from gbench.models.check import Check, register_level_check
+from gbench.models.check import Check, build_checked, register_level_check
 
 
 def tiny_graph_batch(num_graphs: int = 6, seed: int = 0):
@@ -30,17 +29,15 @@ def tiny_graph_batch(num_graphs: int = 6, seed: int = 0):
 def check_graph(implementation: str, hparams: dict[str, Any]) -> list[Check]:
     import torch
 
-    from gbench.models.contract import TaskInfo, build_model, is_fit_predict
+    from gbench.models.contract import TaskInfo, is_fit_predict
 
     batch, y = tiny_graph_batch()
     info = TaskInfo(level="graph", target="multiclass", num_features=4, out_dim=3, num_classes=3,
                     extras={"categorical_features": False, "categorical_edges": False})
-    torch.manual_seed(0)
-    try:
-        model = build_model(implementation, info, hparams)
-    except ModelContractError as e:
-        return [Check("build", False, str(e))]
-    out = [Check("build", True, f"factory(info, **{hparams}) returned {type(model).__name__}")]
+    model, built = build_checked(implementation, info, hparams)
+    if model is None:
+        return [built]
+    out = [built]
     if is_fit_predict(model):
         graphs = batch.to_data_list()
         try:

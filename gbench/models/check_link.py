@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gbench.errors import ModelContractError
-from gbench.models.check import Check, register_level_check
+from gbench.models.check import Check, build_checked, register_level_check
 
 
 def tiny_link_task(num_nodes: int = 40, seed: int = 0):
@@ -34,18 +33,16 @@ def tiny_link_task(num_nodes: int = 40, seed: int = 0):
 def check_link(implementation: str, hparams: dict[str, Any]) -> list[Check]:
     import torch
 
-    from gbench.models.contract import TaskInfo, build_model, is_fit_predict
+    from gbench.models.contract import TaskInfo, is_fit_predict
 
     data, train_pos, pairs = tiny_link_task()
     p = pairs.size(1)
     info = TaskInfo(level="link", target="binary", num_features=5, out_dim=1, num_nodes=data.num_nodes,
                     extras={"has_node_features": True})
-    torch.manual_seed(0)
-    try:
-        model = build_model(implementation, info, hparams)
-    except ModelContractError as e:
-        return [Check("build", False, str(e))]
-    out = [Check("build", True, f"factory(info, **{hparams}) returned {type(model).__name__}")]
+    model, built = build_checked(implementation, info, hparams)
+    if model is None:
+        return [built]
+    out = [built]
 
     if is_fit_predict(model):
         try:
