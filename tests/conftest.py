@@ -35,6 +35,21 @@ def _offline_env(monkeypatch, session_cache):
     clear_memory_cache()
 
 
+def run_gbench(*args) -> int:
+    """`gbench ARGS...` in-process, returning its exit code: for module-scoped fixtures, which cannot use `cli`."""
+    from gbench import cli as cli_module
+
+    old = sys.argv
+    sys.argv = ["gbench", *map(str, args)]
+    try:
+        cli_module.main()
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        sys.argv = old
+    return 0
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

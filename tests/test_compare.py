@@ -6,30 +6,16 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_gbench
 
 from gbench.compare import Settings, holm, mannwhitney_min_p, welch_p
 from gbench.results import ResultStore, read_record
 
 FAST = ["--tasks", "sbm-node", "--set", "train.epochs=30", "--threads", "1"]
 WORSE = ["--set", "hidden=2", "--set", "optim.lr=0.0005"]  # the same baseline, crippled: genuinely worse
-
-
-def _gbench(*args) -> int:
-    from gbench import cli as cli_module
-
-    old = sys.argv
-    sys.argv = ["gbench", *map(str, args)]
-    try:
-        cli_module.main()
-    except SystemExit as e:
-        return int(e.code or 0)
-    finally:
-        sys.argv = old
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +27,7 @@ def runs(tmp_path_factory, session_cache):
         mp.setenv("GBENCH_CACHE", str(session_cache))
         mp.delenv("GBENCH_DATA", raising=False)
         mp.setenv("COLUMNS", "200")
-        assert _gbench("run", *FAST, "--models", "gcn,mlp", "--seeds", "0-4", "--out", root / "base") == 0
+        assert run_gbench("run", *FAST, "--models", "gcn,mlp", "--seeds", "0-4", "--out", root / "base") == 0
     return root
 
 

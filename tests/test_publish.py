@@ -6,11 +6,11 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_gbench
 import torch
 import yaml
 
@@ -18,20 +18,6 @@ from gbench.data import SOURCES
 
 FAST = ["--tasks", "sbm-node", "--set", "train.epochs=30", "--threads", "1"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _gbench(*args) -> int:
-    from gbench import cli as cli_module
-
-    old = sys.argv
-    sys.argv = ["gbench", *map(str, args)]
-    try:
-        cli_module.main()
-    except SystemExit as e:
-        return int(e.code or 0)
-    finally:
-        sys.argv = old
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +28,7 @@ def results(tmp_path_factory, session_cache) -> Path:
         mp.setenv("GBENCH_CACHE", str(session_cache))
         mp.delenv("GBENCH_DATA", raising=False)
         mp.setenv("COLUMNS", "200")
-        assert _gbench("run", *FAST, "--models", "gcn,mlp,label-propagation", "--seeds", "3", "--out", out) == 0
+        assert run_gbench("run", *FAST, "--models", "gcn,mlp,label-propagation", "--seeds", "3", "--out", out) == 0
     return out
 
 
