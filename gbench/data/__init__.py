@@ -7,6 +7,7 @@ stays cheap and a source's optional dependencies are only needed when it is used
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ def _resolve(source: str):
     return getattr(importlib.import_module(module), attr)
 
 
+@functools.lru_cache(maxsize=None)
 def _source_fingerprint(source: str) -> str:
     """sha256 of the loader's module and of every module of `gbench.data` (loaders share helpers such as fold
     generation and staging): editing any of them invalidates what was cached."""
