@@ -38,21 +38,28 @@ from gbench.train.node import model_inputs, node_task_info  # noqa: E402
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def node_case(task, model_name: str, epochs: int, ctx: DataContext, device: str):
-    """Returns (gbench_fn, plain_fn) training `epochs` epochs each, evaluating every epoch."""
+def gbench_side(task, model_name: str, epochs: int, ctx: DataContext, device: str):
+    """The resolved model (exactly `epochs` epochs, no early stop) and gbench's side: one whole job."""
     over = parse_assignments([f"train.epochs={epochs}", "train.patience=1000000000"])
-    resolved = resolve_model(load_model(model_name, "node"), task, over)
-    opts = RunOptions(device=device, deterministic="off", data=ctx)
+    resolved = resolve_model(load_model(model_name, task.level), task, over)
     job = Job(task, resolved, seed=0)
-    td = load_task_data(task, ctx)
-    info = node_task_info(td, task)
-    split = td.splits[0]
-    dev = torch.device(device)
+    opts = RunOptions(device=device, deterministic="off", data=ctx)
 
     def gbench_fn():
         record = run_job(job, opts)
         assert record.status == "ok", record.error
         assert record.epochs_run == epochs
+
+    return resolved, gbench_fn
+
+
+def node_case(task, model_name: str, epochs: int, ctx: DataContext, device: str):
+    """Returns (gbench_fn, plain_fn) training `epochs` epochs each, evaluating every epoch."""
+    resolved, gbench_fn = gbench_side(task, model_name, epochs, ctx, device)
+    td = load_task_data(task, ctx)
+    info = node_task_info(td, task)
+    split = td.splits[0]
+    dev = torch.device(device)
 
     def plain_fn():
         torch.manual_seed(0)
@@ -89,21 +96,13 @@ def link_case(task, model_name: str, epochs: int, ctx: DataContext, device: str)
     from gbench.train.link import link_task_info
     from gbench.train.link import model_inputs as link_inputs
 
-    over = parse_assignments([f"train.epochs={epochs}", "train.patience=1000000000"])
-    resolved = resolve_model(load_model(model_name, "link"), task, over)
-    opts = RunOptions(device=device, deterministic="off", data=ctx)
-    job = Job(task, resolved, seed=0)
+    resolved, gbench_fn = gbench_side(task, model_name, epochs, ctx, device)
     td = load_task_data(task, ctx)
     info = link_task_info(td, task)
     dev = torch.device(device)
     hits = get_metric(task.metric)
     batch = task.protocol.batch_size
     every = task.protocol.eval_every
-
-    def gbench_fn():
-        record = run_job(job, opts)
-        assert record.status == "ok", record.error
-        assert record.epochs_run == epochs
 
     def plain_fn():
         torch.manual_seed(0)
@@ -147,10 +146,7 @@ def graph_case(task, model_name: str, epochs: int, ctx: DataContext, device: str
     from gbench.metrics import get_metric
     from gbench.train.graph import graph_task_info
 
-    over = parse_assignments([f"train.epochs={epochs}", "train.patience=1000000000"])
-    resolved = resolve_model(load_model(model_name, "graph"), task, over)
-    opts = RunOptions(device=device, deterministic="off", data=ctx)
-    job = Job(task, resolved, seed=0)
+    resolved, gbench_fn = gbench_side(task, model_name, epochs, ctx, device)
     td = load_task_data(task, ctx)
     num_features = 0 if td.graphs[0].x is None else int(td.graphs[0].x.size(1))
     info = graph_task_info(td, task, {}, num_features)
@@ -162,11 +158,6 @@ def graph_case(task, model_name: str, epochs: int, ctx: DataContext, device: str
               for i, g in enumerate(td.graphs)]
     train = [graphs[i] for i in split["train"].tolist()]
     val = [graphs[i] for i in split["val"].tolist()]
-
-    def gbench_fn():
-        record = run_job(job, opts)
-        assert record.status == "ok", record.error
-        assert record.epochs_run == epochs
 
     def plain_fn():
         torch.manual_seed(0)
