@@ -126,6 +126,15 @@ class TaskSpec(_Strict):
         return self.model_dump(mode="json", exclude={"reference", "description", "deviations"})
 
 
+class LRScheduleSpec(_Strict):
+    """A learning-rate schedule stepped once per epoch: 'step' multiplies the rate by `gamma` every `step_size`
+    epochs (torch's StepLR; e.g. Xu et al.'s and Errica et al.'s GIN halve it every 50)."""
+
+    name: Literal["step"]
+    step_size: int = Field(ge=1)
+    gamma: float = Field(gt=0, le=1)
+
+
 class TrainSpec(_Strict):
     """A model's own training schedule, where its paper fixes one (e.g. GAT's 1000 epochs with patience 100)."""
 
@@ -133,6 +142,7 @@ class TrainSpec(_Strict):
     patience: int | None = Field(default=None, ge=1)
     batch_size: int | None = Field(default=None, ge=0, description="0: full batch, overriding the task")
     grad_clip: float | None = Field(default=None, gt=0)
+    lr_schedule: LRScheduleSpec | None = Field(default=None, description="none: a constant learning rate")
 
 
 class ModelOverride(_Strict):
@@ -218,7 +228,11 @@ class ResolvedModel(_Strict):
 
     def identity(self) -> dict[str, Any]:
         # Fields added after records existed are left out while they hold their default, so ids stay stable.
-        exclude = {"sources"} | ({"transforms"} if not self.transforms else set())
+        exclude: dict[str, Any] = {"sources": True}
+        if not self.transforms:
+            exclude["transforms"] = True
+        if self.train.lr_schedule is None:
+            exclude["train"] = {"lr_schedule": True}
         return self.model_dump(mode="json", exclude=exclude)
 
 

@@ -67,3 +67,27 @@ def test_eval_every_and_last_epoch_are_evaluated():
     r = fit(lambda e: 0.0, evaluate, epochs=7, patience=None, eval_every=3, monitor="val_metric", metric="acc",
             higher_is_better=True, device="cpu")
     assert [h[0] for h in r.history] == [3, 6, 7]
+
+
+def test_step_schedule_multiplies_the_rate_after_every_step_size_epochs():
+    import torch
+
+    from gbench.specs import LRScheduleSpec
+    from gbench.train.base import with_lr_schedule
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=0.01)
+    seen = []
+
+    def train_epoch(epoch):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        return 0.0
+
+    schedule = LRScheduleSpec(name="step", step_size=2, gamma=0.5)
+    fit(with_lr_schedule(train_epoch, optimizer, {"lr_schedule": schedule}), lambda: Evaluation({"val": {"acc": 0}}),
+        epochs=5, patience=None, eval_every=1, monitor="val_metric", metric="acc", higher_is_better=True,
+        device="cpu")
+    assert seen == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
+    # No schedule: the epoch function itself, a constant rate.
+    assert with_lr_schedule(train_epoch, optimizer, {"lr_schedule": None}) is train_epoch

@@ -106,6 +106,14 @@ def test_job_identity_depends_on_everything_that_changes_numbers():
     assert base != specs.job_identity(task, other, 0)
     # Reference numbers and prose do not change results, so they do not change the identity.
     assert base == specs.job_identity(task.model_copy(update={"description": "x", "reference": {}}), model, 0)
+    # A learning-rate schedule changes numbers; its absence keeps the ids records were written under.
+    assert "lr_schedule" not in model.identity()["train"]
+    step = specs.parse_assignments(["train.lr_schedule={name: step, step_size: 50, gamma: 0.5}"])
+    scheduled = specs.resolve_model(specs.load_model("gcn", "node"), task, step)
+    assert scheduled.train.lr_schedule.step_size == 50 and base != specs.job_identity(task, scheduled, 0)
+    with pytest.raises(SpecError, match="train.lr_schedule"):
+        specs.resolve_model(specs.load_model("gcn", "node"), task,
+                            specs.parse_assignments(["train.lr_schedule={name: cosine, step_size: 5, gamma: 0.5}"]))
 
 
 def test_candidate_identity_follows_its_source_file(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,25 @@ def train_settings(task: TaskSpec, model: ResolvedModel) -> dict[str, Any]:
         "eval_every": p.eval_every,
         "monitor": p.monitor,
         "grad_clip": t.grad_clip,
+        "lr_schedule": t.lr_schedule,
     }
+
+
+def with_lr_schedule(train_epoch: Callable[[int], float], optimizer: torch.optim.Optimizer,
+                     settings: dict[str, Any]) -> Callable[[int], float]:
+    """`train_epoch` followed by one step of the model spec's learning-rate schedule (`train.lr_schedule`), as
+    torch's schedulers expect (after the epoch's optimizer steps); without a schedule, `train_epoch` itself."""
+    spec = settings.get("lr_schedule")
+    if spec is None:
+        return train_epoch
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=spec.step_size, gamma=spec.gamma)
+
+    def scheduled(epoch: int) -> float:
+        loss = train_epoch(epoch)
+        scheduler.step()
+        return loss
+
+    return scheduled
 
 
 def evaluate_splits(metrics: list[Metric], y: np.ndarray, scores: np.ndarray, parts: dict[str, np.ndarray]

@@ -20,7 +20,7 @@ from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.specs import stable_hash
 from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer, out_dim, task_metrics,
-                               train_settings)
+                               train_settings, with_lr_schedule)
 from gbench.train.loop import Evaluation, fit
 
 if TYPE_CHECKING:
@@ -153,7 +153,8 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
+    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
+                 patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
                  higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=snapshot)
     assert result.best is not None

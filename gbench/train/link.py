@@ -31,7 +31,7 @@ from gbench.data import load_task_data
 from gbench.data.link import LinkTaskData
 from gbench.errors import SpecError
 from gbench.models.contract import ModelInputs, TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.train.base import Outcome, make_optimizer, task_metrics, train_settings
+from gbench.train.base import Outcome, make_optimizer, task_metrics, train_settings, with_lr_schedule
 from gbench.train.loop import Evaluation, fit
 
 if TYPE_CHECKING:
@@ -190,7 +190,8 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
+    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
+                 patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor="val_metric", metric=task.metric.name,
                  higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=snapshot)
     assert result.best is not None

@@ -11,7 +11,7 @@ from gbench.data import NodeTaskData, load_task_data
 from gbench.errors import GbenchError
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer, out_dim, task_metrics,
-                               train_settings)
+                               train_settings, with_lr_schedule)
 from gbench.train.loop import Evaluation, fit
 
 if TYPE_CHECKING:
@@ -107,7 +107,8 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
         val_scores = out[val_idx].float().cpu().numpy()
         return Evaluation({"val": {m.name: m(y_np[val_np], val_scores) for m in metrics}}, val_loss)
 
-    result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
+    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
+                 patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
                  higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
     assert result.best is not None
@@ -168,7 +169,8 @@ def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome
         val_loss = float(criterion(out[split.val], y_cpu[split.val]))
         return Evaluation({"val": {m.name: m(y_np[val_np], out[split.val].numpy()) for m in metrics}}, val_loss)
 
-    result = fit(train_epoch, evaluate, epochs=settings["epochs"], patience=settings["patience"],
+    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
+                 patience=settings["patience"],
                  eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
                  higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
     assert result.best is not None
