@@ -123,3 +123,18 @@ def test_check_model_graph_level(cli):
     assert ok.code == 0, ok
     bad = cli("check-model", "gbench.models.node:gcn", "--level", "graph")
     assert bad.code == 1 and "FAIL output shape" in bad.out
+
+
+def test_lr_schedule_is_applied_and_recorded(cli, tmp_path):
+    path = task_yaml(tmp_path)
+    runs = {}
+    for name, extra in {"constant": [], "step": ["--set", "train.lr_schedule={name: step, step_size: 1, gamma: 0.1}"]
+                        }.items():
+        result = cli("run", "--tasks", path, "--models", "gin", "--seeds", "1", "--out", tmp_path / name, *extra)
+        assert result.code == 0, result
+        (record,) = [read_record(p) for p in ResultStore(tmp_path / name).record_paths()]
+        runs[name] = record
+    assert runs["step"].model_spec["train"]["lr_schedule"] == {"name": "step", "step_size": 1, "gamma": 0.1}
+    assert runs["constant"].model_spec["train"].get("lr_schedule") is None
+    # A rate divided by 10 after every epoch trains a different model from epoch 2 on.
+    assert runs["step"].val_loss != runs["constant"].val_loss
