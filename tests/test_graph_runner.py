@@ -126,7 +126,7 @@ def test_check_model_graph_level(cli):
 
 
 def test_lr_schedule_is_applied_and_recorded(cli, tmp_path):
-    path = task_yaml(tmp_path)
+    path = task_yaml(tmp_path, eval_every=6)  # only the last of the 6 epochs is evaluated, so both select it
     runs = {}
     for name, extra in {"constant": [], "step": ["--set", "train.lr_schedule={name: step, step_size: 1, gamma: 0.1}"]
                         }.items():
@@ -137,4 +137,5 @@ def test_lr_schedule_is_applied_and_recorded(cli, tmp_path):
     assert runs["step"].model_spec["train"]["lr_schedule"] == {"name": "step", "step_size": 1, "gamma": 0.1}
     assert runs["constant"].model_spec["train"].get("lr_schedule") is None
     # A rate divided by 10 after every epoch trains a different model from epoch 2 on.
+    assert runs["step"].selected_epoch == runs["constant"].selected_epoch == 6
     assert runs["step"].val_loss != runs["constant"].val_loss
