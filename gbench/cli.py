@@ -168,7 +168,9 @@ def _finish_leaderboard(store, out: Path, command: str) -> None:
         err_console.print(f"[yellow]warning[/yellow]: excluded damaged record: {p}")
     frame = aggregate(records)
     print_leaderboard(frame, console)
-    paths = write_leaderboard(frame, out, command)
+    # The commands that wrote the records (a resumed or extended sweep has several), not only this one.
+    commands = sorted({r.command for r in records if r.command}) or [command]
+    paths = write_leaderboard(frame, out, commands)
     console.print("wrote " + ", ".join(str(p) for p in paths))
 
 

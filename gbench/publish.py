@@ -171,8 +171,8 @@ def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), forc
     frame = aggregate(records)
     info = provenance(records)
     info["excluded_damaged_records"] = problems
-    command = info["commands"][0] if len(info["commands"]) == 1 else None
-    paths = write_leaderboard(frame, out_dir, command, stem=name, heads={r.task: r.test_splits[0] for r in records})
+    paths = write_leaderboard(frame, out_dir, info["commands"], stem=name,
+                              heads={r.task: r.test_splits[0] for r in records})
     html_path = out_dir / f"{name}.html"
     _atomic_write(html_path, to_html(frame, info, name))
     return Published(paths + [html_path], len(frame))

@@ -65,11 +65,16 @@ def print_leaderboard(frame, console=None, title: str = "leaderboard") -> None:
     console.print(table)
 
 
-def to_markdown(frame, command: str | None = None) -> str:
+def to_markdown(frame, command: str | list[str] | None = None) -> str:
+    """The leaderboard as a Markdown table, headed by the command (or commands) that wrote its records."""
     header, rows = _rows(frame)
     lines = []
-    if command:
-        lines += [f"Produced by: `{command}`", ""]
+    commands = [command] if isinstance(command, str) else list(command or [])
+    if len(commands) == 1:
+        lines += [f"Produced by: `{commands[0]}`", ""]
+    elif commands:
+        lines += ["Produced by these commands (each record names its own):", ""]
+        lines += [f"- `{c}`" for c in commands] + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     lines += ["", "Values are as the evaluator returns them (accuracy as a fraction); ± is the std over "
@@ -83,7 +88,7 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_leaderboard(frame, out_dir: Path, command: str | None = None, stem: str = "leaderboard",
+def write_leaderboard(frame, out_dir: Path, command: str | list[str] | None = None, stem: str = "leaderboard",
                       heads: dict[str, str] | None = None) -> list[Path]:
     """`<out>/<stem>.csv` (every column, full precision), `<out>/<stem>.md`, and `<out>/<stem>-scale.png` when a
     task has extra test splits (gbench.plots.plot_scale)."""

@@ -54,6 +54,22 @@ def test_publish_writes_csv_markdown_html_and_never_overwrites_silently(cli, res
     assert bad.code == 2 and "no records/ folder" in bad.err
 
 
+
+def test_a_leaderboard_names_every_command_that_wrote_its_records(cli, results, tmp_path, session_cache,
+                                                                     monkeypatch):
+    extended = tmp_path / "extended"
+    shutil.copytree(results, extended)
+    monkeypatch.setenv("GBENCH_OFFLINE", "1")
+    monkeypatch.setenv("GBENCH_CACHE", str(session_cache))
+    monkeypatch.delenv("GBENCH_DATA", raising=False)
+    assert cli("run", *FAST, "--models", "mlp", "--seeds", "4", "--out", extended).code == 0  # adds mlp seed 3
+    for md in (extended / "leaderboard.md", tmp_path / "boards" / "ext.md"):
+        if not md.exists():
+            assert cli("publish", extended, "--name", "ext", "--dir", md.parent).code == 0
+        head = md.read_text().split("|", 1)[0]
+        assert "Produced by these commands" in head
+        assert "--models gcn,mlp,label-propagation --seeds 3" in head and "--models mlp --seeds 4" in head
+
 def _dom(page: Path, fragment: str = "") -> str:
     done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                            "--no-first-run", "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri() + fragment],
