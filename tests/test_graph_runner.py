@@ -139,3 +139,23 @@ def test_lr_schedule_is_applied_and_recorded(cli, tmp_path):
     # A rate divided by 10 after every epoch trains a different model from epoch 2 on.
     assert runs["step"].selected_epoch == runs["constant"].selected_epoch == 6
     assert runs["step"].val_loss != runs["constant"].val_loss
+
+
+def load_rings_with_a_dot(task, ctx):
+    """`load_rings` with training graph 0 replaced by a single node (a one-atom molecule, as in ogbg-molfreesolv)."""
+    from torch_geometric.data import Data
+
+    data = load_rings(task, ctx)
+    data.graphs[0] = Data(edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=1, x=torch.ones(1, 1))
+    return data
+
+
+def test_a_training_batch_of_one_node_is_skipped_and_counted(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(SOURCES, "test-rings", f"{__name__}:load_rings_with_a_dot")
+    path = task_yaml(tmp_path)
+    # Batch size 1: the one-node graph is a batch alone, which batch norm cannot train on.
+    result = cli("run", "--tasks", path, "--models", "gin", "--seeds", "1", "--set", "train.batch_size=1",
+                 "--set", "train.epochs=2", "--out", tmp_path / "o")
+    assert result.code == 0, result
+    (record,) = [read_record(p) for p in ResultStore(tmp_path / "o").record_paths()]
+    assert record.status == "ok" and record.extra["skipped_single_node_batches"] == 2

@@ -119,10 +119,18 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     clip = settings["grad_clip"]
     train_idx = split["train"]
 
+    skipped = 0
+
     def train_epoch(epoch: int) -> float:
+        nonlocal skipped
         model.train()
         total, count = 0.0, 0
         for batch, y in batcher.batches(train_idx, batch_size, generator):
+            if batch.num_nodes < 2:
+                # A last batch holding one single-atom molecule: batch norm cannot train on one node (OGB's example
+                # skips such batches too). Counted in the record's extra.skipped_single_node_batches.
+                skipped += 1
+                continue
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(model(batch), y)
             loss.backward()
@@ -164,7 +172,8 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     final["val"] = result.best.metrics["val"]
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
-                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index)
+                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index,
+                   extra={"skipped_single_node_batches": skipped} if skipped else {})
 
 
 def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
@@ -176,8 +185,10 @@ def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
             for s in splits}
     fold_metrics = {s: [o.metrics[s][name] for o in outcomes] for s in splits}
     epochs = [o.epochs_run for o in outcomes]
+    skipped = sum(o.extra.get("skipped_single_node_batches", 0) for o in outcomes)
     return Outcome(metrics=mean, val_loss=None, selected_epoch=None, epochs_run=int(sum(epochs)),
                    num_params=outcomes[0].num_params, train_s=sum(o.train_s for o in outcomes),
                    eval_s=sum(o.eval_s for o in outcomes), split_index=None,
                    extra={"fold_metrics": fold_metrics, "fold_selected_epochs": [o.selected_epoch for o in outcomes],
-                          "fold_epochs_run": epochs, "num_folds": len(outcomes)})
+                          "fold_epochs_run": epochs, "num_folds": len(outcomes),
+                          **({"skipped_single_node_batches": skipped} if skipped else {})})
