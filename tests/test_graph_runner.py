@@ -151,8 +151,12 @@ def load_rings_with_a_dot(task, ctx):
 
 
 def test_a_training_batch_of_one_node_is_skipped_and_counted(cli, tmp_path, monkeypatch):
-    monkeypatch.setitem(SOURCES, "test-rings", f"{__name__}:load_rings_with_a_dot")
+    # Its own source and task id: the finished-data cache must not hand back the plain rings of other tests.
+    monkeypatch.setitem(SOURCES, "test-rings-dot", f"{__name__}:load_rings_with_a_dot")
     path = task_yaml(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    spec.update(id="rings-dot", dataset={"source": "test-rings-dot"})
+    path.write_text(yaml.safe_dump(spec))
     # Batch size 1: the one-node graph is a batch alone, which batch norm cannot train on.
     result = cli("run", "--tasks", path, "--models", "gin", "--seeds", "1", "--set", "train.batch_size=1",
                  "--set", "train.epochs=2", "--out", tmp_path / "o")
