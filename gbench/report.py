@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from gbench.atomic import write_text as _atomic_write
 
 HEADLINE = ["task", "model", "metric", "mean", "std", "n_seeds"]
 
@@ -80,12 +81,6 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
     lines += ["", "Values are as the evaluator returns them (accuracy as a fraction); ± is the std over "
               "`std_over` (seeds unless the task says folds) with `std_ddof` as in leaderboard.csv."]
     return "\n".join(lines) + "\n"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_leaderboard(frame, out_dir: Path, command: str | list[str] | None = None, stem: str = "leaderboard",
