@@ -80,9 +80,10 @@ def _side_from_records(results) -> Side:
                                  f"{results.source}; only the ok seeds are compared.")
         side.samples[(task, name)] = Sample(
             task=task, model=name, metric=first.metric, higher_is_better=first.higher_is_better,
-            task_version=first.task_version, mean=sample_mean(values), std=sample_sd(values), n=len(values), values=values,
-            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None, std_over=first.std_over,
-            n_not_ok=failed)
+            task_version=first.task_version, mean=sample_mean(values), std=sample_sd(values), n=len(values),
+            values=values,
+            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None,
+            std_over=first.std_over, n_not_ok=failed)
     return side
 
 

@@ -40,6 +40,7 @@ def graph_probe() -> Probe:
         info=TaskInfo(level="graph", target="multiclass", num_features=4, out_dim=3, num_classes=3,
                       extras={"categorical_features": False, "categorical_edges": False}),
         fit_predict=fit_predict, fit_predict_call="fit(graphs, y) or predict(graphs)",
-        forward=lambda model: model(batch), forward_call="model(batch)", ran=f"model(batch) ran on a batch of {g} graphs",
+        forward=lambda model: model(batch), forward_call="model(batch)",
+        ran=f"model(batch) ran on a batch of {g} graphs",
         shape=(g, 3), shape_words=f"[num_graphs={g}, out_dim=3]",
         loss=lambda out: torch.nn.functional.cross_entropy(out, y), evaluate=lambda model: model(batch))
