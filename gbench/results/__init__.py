@@ -6,7 +6,7 @@
 - `reader`: `read_results`, a results directory or a leaderboard CSV for `compare`, `publish` and `plot`.
 """
 
-from gbench.results.aggregate import LEADERBOARD_COLUMNS, aggregate, group_records, per_unit_values
+from gbench.results.aggregate import LEADERBOARD_COLUMNS, aggregate, group_records, headline_splits, per_unit_values
 from gbench.results.reader import Results, read_results
 from gbench.results.records import (
     FINAL_STATUSES,
@@ -21,6 +21,6 @@ from gbench.results.store import ResultStore, StoreReport, load_records
 
 __all__ = [
     "FINAL_STATUSES", "LEADERBOARD_COLUMNS", "SCHEMA_VERSION", "Cost", "DamagedRecord", "ResultStore", "Results",
-    "RunRecord", "Status", "StoreReport", "aggregate", "group_records", "load_records", "per_unit_values",
-    "read_record", "read_results",
+    "RunRecord", "Status", "StoreReport", "aggregate", "group_records", "headline_splits", "load_records",
+    "per_unit_values", "read_record", "read_results",
 ]

@@ -57,6 +57,13 @@ def group_records(records: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]
     return out
 
 
+def headline_splits(frame) -> dict[str, str]:
+    """task -> the name of its headline test split, from a leaderboard frame's `test_split` column ({} without)."""
+    if "test_split" not in frame.columns:
+        return {}
+    return {str(t): str(s) for t, s in zip(frame["task"], frame["test_split"]) if isinstance(s, str)}
+
+
 def aggregate(records: list[RunRecord]):
     """Leaderboard rows, one per (task, task version, model, model spec): a pandas DataFrame.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gbench.errors import GbenchError
-from gbench.results.aggregate import LEADERBOARD_COLUMNS, aggregate, group_records
+from gbench.results.aggregate import LEADERBOARD_COLUMNS, aggregate, group_records, headline_splits
 from gbench.results.records import RunRecord
 from gbench.results.store import ResultStore
 
@@ -36,9 +36,7 @@ class Results:
 
     def heads(self) -> dict[str, str]:
         """task -> the name of its headline test split, where the source says it."""
-        if "test_split" not in self.frame.columns:
-            return {}
-        return {str(t): str(s) for t, s in zip(self.frame["task"], self.frame["test_split"]) if isinstance(s, str)}
+        return headline_splits(self.frame)
 
     def __len__(self) -> int:
         return len(self.frame)
