@@ -124,11 +124,12 @@ def layers(markdown: str) -> list[tuple[str, list[str]]]:
 
 
 def layer_of(module: str, table: list[tuple[str, list[str]]]) -> int | None:
-    """The index of the layer naming the longest prefix of `module` (0 = top), or None."""
+    """The index of the layer naming the longest prefix of `module` (0 = top), or None. The top-level package's
+    name stands for its own __init__.py only, so that a new top-level module must be placed by hand."""
     best: tuple[int, int] | None = None
     for i, (_, prefixes) in enumerate(table):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
+            if module == prefix or ("." in prefix and module.startswith(prefix + ".")):
                 if best is None or len(prefix) > best[0]:
                     best = (len(prefix), i)
     return None if best is None else best[1]
@@ -191,7 +192,7 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path / "pkg"
 
 
-CHECKER_TABLE = [("top", ["pkg.top"]), ("low", ["pkg", "pkg.low"])]
+CHECKER_TABLE = [("top", ["pkg.top"]), ("low", ["pkg", "pkg.low"])]  # `pkg` names only pkg/__init__.py
 
 
 @pytest.mark.parametrize("low_source, finds", [
