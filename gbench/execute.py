@@ -3,7 +3,7 @@
 The sweep skips every job whose finished record exists, runs the rest, and writes each record as soon as its job
 ends, so a killed sweep loses at most the jobs in flight. Executors (gbench/executors/) only decide where
 `run_job` runs; this driver writes every record, so records do not depend on them. Before a job is handed to the
-executor the driver claims it (gbench/executors/claims.py), so two sweeps sharing one results directory never run
+executor the driver claims it (gbench/claims.py), so two sweeps sharing one results directory never run
 the same job twice; jobs another live sweep holds are waited for, and taken over if that sweep dies.
 """
 
@@ -102,7 +102,7 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
     `on_progress(job, record)` is called once per job (record None: done before, or by another sweep);
     `on_wait(n, holder)` when the only jobs left are held by another live sweep (`holder`: its host and pid).
     """
-    from gbench.executors.claims import ClaimBook
+    from gbench.claims import ClaimBook
 
     jobs = list(jobs)
     store.clean_stale_temps()

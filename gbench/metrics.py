@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gbench.errors import SpecError
+from gbench.ogb_import import import_ogb
 
 if TYPE_CHECKING:
     from gbench.specs import MetricSpec
@@ -141,16 +142,6 @@ def _ogb_master() -> dict[str, tuple[str, str]]:
         for name, metric in zip(names, metric_row[1:]):
             out[name] = (family, metric)
     return out
-
-
-def import_ogb(module: str):
-    """Import an ogb submodule without starting its network version-check thread (it hangs offline)."""
-    import importlib
-    import sys
-
-    if "outdated" not in sys.modules:
-        sys.modules["outdated"] = None  # ogb/__init__ skips its check when this import fails
-    return importlib.import_module(module)
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,8 +5,8 @@
 - `scale`: one panel per task with extra test splits (scale splits, or test_id / test_near_ood / test_far_ood),
   the metric on each split in the task's order, one line per model.
 
-Input is a leaderboard frame (gbench.results.aggregate) or anything that reads into one: a results directory or
-a leaderboard CSV.
+Input is a leaderboard frame (gbench.results.aggregate) or what the results reader (gbench.results.read_results)
+reads into one: a results directory or a leaderboard CSV.
 """
 
 from __future__ import annotations
@@ -21,28 +21,13 @@ COSTS = {"time": ("s_per_epoch", "seconds per epoch"), "memory": ("peak_memory_m
 
 
 def load_frame(source: Path | str):
-    """(leaderboard frame, {task: name of its headline split} where known)."""
-    import pandas as pd
+    """(leaderboard frame, {task: name of its headline split} where known) of a results directory or CSV."""
+    from gbench.results import read_results
 
-    from gbench.results import ResultStore, aggregate
-
-    path = Path(source)
-    if path.is_dir():
-        store = ResultStore(path)
-        if not store.records_dir.is_dir():
-            raise GbenchError(f"'{source}' has no records/ folder: give a results directory or a leaderboard CSV.")
-        records, _ = store.load()
-        if not records:
-            raise GbenchError(f"'{source}' has no intact records to plot.")
-        heads = {r.task: r.test_splits[0] for r in records}
-        return aggregate(records), heads
-    if path.is_file() and path.suffix == ".csv":
-        frame = pd.read_csv(path)
-        missing = [c for c in ("task", "model", "mean", "std") if c not in frame.columns]
-        if missing:
-            raise GbenchError(f"{path}: not a gbench leaderboard CSV (missing {', '.join(missing)}).")
-        return frame, {}
-    raise GbenchError(f"'{source}': give a results directory (with records/) or a leaderboard .csv file.")
+    results = read_results(source)
+    if results.kind == "records" and not results.records:
+        raise GbenchError(f"'{source}' has no intact records to plot.")
+    return results.frame, results.heads()
 
 
 def scale_splits(frame) -> list[str]:

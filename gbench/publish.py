@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from gbench.errors import GbenchError
-from gbench.report import _atomic_write, _extra_splits, _num, fmt, write_leaderboard
+from gbench.atomic import write_text
+from gbench.report import _extra_splits, _num, fmt, write_leaderboard
 
 ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform"]
 
@@ -153,14 +154,12 @@ Click a column header to sort.</p>
 
 def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), force: bool = False) -> Published:
     """Aggregate RESULTS' records and write `<out_dir>/<name>.{csv,md,html}`; never replaces one without force."""
-    from gbench.results import ResultStore, aggregate
+    from gbench.results import read_results
 
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise GbenchError(f"--name '{name}': give a plain file name without slashes, e.g. --name default-cpu.")
-    store = ResultStore(Path(results))
-    if not store.records_dir.is_dir():
-        raise GbenchError(f"'{results}' has no records/ folder: give a results directory written by `gbench run`.")
-    records, problems = store.load()
+    results_ = read_results(results, csv=False)
+    records = results_.records
     if not records:
         raise GbenchError(f"'{results}' has no intact records to publish.")
     targets = [out_dir / f"{name}.{ext}" for ext in ("csv", "md", "html")]
@@ -168,11 +167,8 @@ def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), forc
     if existing and not force:
         raise GbenchError(f"{existing[0]} exists already: a published leaderboard is not replaced silently; pass "
                           "--force to replace it, or choose another --name.")
-    frame = aggregate(records)
     info = provenance(records)
-    info["excluded_damaged_records"] = problems
-    paths = write_leaderboard(frame, out_dir, info["commands"], stem=name,
-                              heads={r.task: r.test_splits[0] for r in records})
-    html_path = out_dir / f"{name}.html"
-    _atomic_write(html_path, to_html(frame, info, name))
-    return Published(paths + [html_path], len(frame))
+    info["excluded_damaged_records"] = results_.damaged
+    paths = write_leaderboard(results_.frame, out_dir, info["commands"], stem=name, heads=results_.heads())
+    html_path = write_text(out_dir / f"{name}.html", to_html(results_.frame, info, name))
+    return Published(paths + [html_path], len(results_.frame))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from gbench.atomic import write_text as _atomic_write
 
 HEADLINE = ["task", "model", "metric", "mean", "std", "n_seeds"]
 
@@ -82,12 +83,6 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_leaderboard(frame, out_dir: Path, command: str | list[str] | None = None, stem: str = "leaderboard",
                       heads: dict[str, str] | None = None) -> list[Path]:
     """`<out>/<stem>.csv` (every column, full precision), `<out>/<stem>.md`, and `<out>/<stem>-scale.png` when a
@@ -105,7 +100,7 @@ def write_leaderboard(frame, out_dir: Path, command: str | list[str] | None = No
 def write_scale_plot(frame, path: Path, heads: dict[str, str] | None = None) -> Path | None:
     """The metric-against-scale plot beside a leaderboard whose tasks have extra test splits; None when none has,
     or when matplotlib (the `plot` extra) is not installed. `heads`: task -> name of its headline test split
-    (default: read from the records beside the leaderboard, if any)."""
+    (default: the frame's `test_split` column)."""
     if frame.empty or not _extra_splits(frame):
         return None
     try:
@@ -115,10 +110,9 @@ def write_scale_plot(frame, path: Path, heads: dict[str, str] | None = None) -> 
     if not scale_splits(frame):
         return None
     if heads is None:
-        from gbench.results import ResultStore
+        from gbench.results import headline_splits
 
-        records, _ = ResultStore(path.parent).load()
-        heads = {r.task: r.test_splits[0] for r in records}
+        heads = headline_splits(frame)
     try:
         return plot_scale(frame, path, heads)
     except ImportError:  # matplotlib missing: the tables are the result, the picture is a convenience

@@ -203,7 +203,7 @@ def test_oom_in_this_process_is_recorded_and_the_sweep_goes_on(cli, task, tmp_pa
 
 
 def test_claims_exclude_each_other_and_dead_holders_free_theirs(tmp_path):
-    from gbench.executors.claims import ClaimBook
+    from gbench.claims import ClaimBook
 
     folder = tmp_path / "claims"
     a, b = ClaimBook(folder), ClaimBook(folder)
@@ -223,7 +223,7 @@ def test_claims_exclude_each_other_and_dead_holders_free_theirs(tmp_path):
 def test_a_job_claimed_by_another_sweep_is_waited_for_then_taken_over(task, tmp_path):
     from gbench.data.staging import DataContext
     from gbench.execute import plan_sweep, run_sweep
-    from gbench.executors.claims import ClaimBook
+    from gbench.claims import ClaimBook
     from gbench.jobs import RunOptions
     from gbench.specs import load_task, parse_assignments
 

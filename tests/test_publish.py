@@ -136,6 +136,27 @@ def test_plots_are_pngs_and_bad_arguments_are_refused(cli, results, tmp_path):
     assert missing.code == 2 and "results directory" in missing.err
 
 
+
+def test_one_reader_gives_compare_publish_and_plot_the_same_rows_from_a_directory_or_its_csv(cli, results, tmp_path):
+    from gbench.results import read_results
+
+    from_dir, from_csv = read_results(results), read_results(results / "leaderboard.csv")
+    assert (from_dir.kind, from_csv.kind) == ("records", "csv")
+    assert from_dir.heads() == from_csv.heads() == {"sbm-node": "test"}  # the headline test split is a column
+    assert sorted(len(recs) for recs in from_dir.groups.values()) == [3, 3, 3] and not from_csv.groups
+    columns = ["task", "model", "metric", "mean", "std", "n_seeds", "test_split"]
+    pd.testing.assert_frame_equal(from_dir.frame[columns].reset_index(drop=True), from_csv.frame[columns],
+                                  check_exact=False, rtol=1e-12)
+    same = cli("compare", results, results / "leaderboard.csv")
+    assert same.code == 0 and "3 no detectable change" in same.out.replace("\n", " ")
+    # One reader, one refusal: every command says the same about a CSV that is not a leaderboard.
+    stray = tmp_path / "stray.csv"
+    stray.write_text("a,b\n1,2\n")
+    for command in (("compare", stray, results), ("plot", stray, "--out", tmp_path)):
+        refused = cli(*command)
+        assert refused.code == 2 and "not a gbench leaderboard CSV, missing column(s) task, model" in refused.err
+    assert "no records/ folder" in cli("publish", stray, "--name", "x", "--dir", tmp_path).err
+
 def load_sizes(task, ctx):
     """Rings (1) versus paths (0): small graphs to train on, a larger test split per scale."""
     from torch_geometric.data import Data

@@ -202,3 +202,56 @@ def test_damaged_records_are_listed_by_verify_and_excluded_from_the_leaderboard(
     board = pd.read_csv(out / "leaderboard.csv")
     assert int(board.n_seeds.iloc[0]) == 4 and board["mean"].iloc[0] < 0.99
     assert len(list((out / "records" / "_attempts").glob("*.json"))) == 2
+
+
+def _failure(**changes):
+    """A failed record of one job, as a worker makes it (not yet sealed), built from a shipped reference record."""
+    from gbench.results import RunRecord
+
+    src = sorted((REPO / "leaderboards" / "ci-reference" / "records").rglob("*.json"))[0]
+    raw = json.loads(src.read_text())
+    fields = {k: v for k, v in raw.items() if k not in ("checksum", "run_id", "attempt")}
+    fields.update(status="failed", error="RuntimeError: boom", metrics={}, started_at="2026-01-01T00:00:00+00:00",
+                  finished_at="2026-01-01T00:00:00+00:00")
+    fields.update(changes)
+    return RunRecord(**fields)
+
+
+def test_every_attempt_is_kept_even_when_a_retry_fails_identically_within_the_same_second(tmp_path):
+    store = ResultStore(tmp_path)
+    first = _failure()
+    path = store.write(first)
+    assert read_record(path).attempt == 1 and read_record(path).run_id
+    # The retry fails in the same way within the same second: the same content, but another run of the job.
+    retry = _failure()
+    assert retry.model_dump(exclude={"checksum"}) == first.model_dump(exclude={"checksum"})
+    assert store.write(retry) == path
+    [aside] = sorted((store.records_dir / "_attempts").glob("*.json"))
+    assert read_record(aside).attempt == 1 and read_record(path).attempt == 2
+    assert read_record(aside).run_id != read_record(path).run_id
+    # A third run's record, written twice (by its worker, then by the driver), is one attempt, not two.
+    sealed = retry.sealed()
+    store.write(sealed)
+    store.write(sealed)
+    assert len(list((store.records_dir / "_attempts").glob("*.json"))) == 2
+    assert read_record(path).attempt == 3 and read_record(path).run_id == sealed.run_id
+    # A finished record ends the history and is never replaced.
+    ok = _failure(status="ok", error=None)
+    store.write(ok)
+    with pytest.raises(FileExistsError):
+        store.write(_failure(status="ok", error=None))
+    assert read_record(path).status == "ok" and read_record(path).attempt == 4
+    assert store.verify().attempts == 3 and not store.verify().damaged
+
+
+def test_records_written_before_run_ids_and_attempts_still_load_and_verify(tmp_path):
+    """A reference record of schema version 1 (no run_id, no attempt) is intact and reads as attempt 1."""
+    import shutil
+
+    src = REPO / "leaderboards" / "ci-reference"
+    shutil.copytree(src / "records", tmp_path / "records")
+    records, problems = ResultStore(tmp_path).load()
+    raw = json.loads(next((tmp_path / "records").rglob("*.json")).read_text())
+    assert "run_id" not in raw and raw["schema_version"] == 1
+    assert records and not problems
+    assert all(r.attempt == 1 and r.run_id is None for r in records)

@@ -71,7 +71,7 @@ class GraphTaskData:
 
 def strip_labels(data: Data) -> Data:
     """A copy of a graph holding only model inputs (no y, no masks), as `ModelInputs`."""
-    from gbench.models.contract import ModelInputs
+    from gbench.data.inputs import ModelInputs
 
     keep = {k: v for k, v in data.to_dict().items() if k not in ("y", "train_mask", "val_mask", "test_mask")}
     return ModelInputs(**keep)

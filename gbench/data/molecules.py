@@ -26,7 +26,7 @@ import torch
 from gbench.data.graphs import GraphTaskData
 from gbench.data.staging import DataContext, cache_lock, cached_tensors, copy_raw_tree, sha256_file, unavailable
 from gbench.errors import DatasetUnavailable, SpecError
-from gbench.metrics import import_ogb
+from gbench.ogb_import import import_ogb
 from gbench.specs import TaskSpec, stable_hash
 
 MOLHIV_CSV = Path("moleculenet") / "hiv" / "raw" / "HIV.csv"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gbench.data.staging import sha256_file
 from gbench.errors import DatasetUnavailable
-from gbench.metrics import import_ogb
+from gbench.ogb_import import import_ogb
 
 # sha256 of official OGB split files that hold pickled numpy arrays (checked against ../shared/data/SHA256SUMS).
 TRUSTED_SHA256: dict[str, str] = {

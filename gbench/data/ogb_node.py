@@ -9,7 +9,7 @@ from gbench.data.ogb_compat import trusted_ogb_loads
 from gbench.data.pyg_node import finish
 from gbench.data.staging import DataContext, cache_lock, copy_raw_tree, unavailable
 from gbench.errors import SpecError
-from gbench.metrics import import_ogb
+from gbench.ogb_import import import_ogb
 from gbench.specs import TaskSpec
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from gbench.data import NodeSplit, NodeTaskData
+from gbench.atomic import atomic_path
 from gbench.data.staging import DataContext, cache_lock, copy_raw_files, staged_pyg_dataset, unavailable
 from gbench.errors import SpecError
 from gbench.specs import TaskSpec
@@ -147,9 +148,8 @@ def load_heterophilous_npz(task: TaskSpec, ctx: DataContext) -> NodeTaskData:
             if ctx.offline:
                 raise unavailable(f"{name}.npz", expected, ctx)
             try:
-                tmp = cache_dir / (file + ".part")
-                urllib.request.urlretrieve(HETEROPHILOUS_NPZ_URL.format(name=name), tmp)
-                tmp.replace(cache_dir / file)
+                with atomic_path(cache_dir / file) as tmp:
+                    urllib.request.urlretrieve(HETEROPHILOUS_NPZ_URL.format(name=name), tmp)
             except Exception as e:
                 raise unavailable(f"{name}.npz", expected, ctx, e) from e
     raw = np.load(cache_dir / file)

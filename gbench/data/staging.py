@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gbench.atomic import atomic_path
 from gbench.errors import DatasetUnavailable
 
 
@@ -57,25 +58,21 @@ class DataContext:
 
 @contextlib.contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on a cache folder, so two processes never build the same processed files at once."""
-    import fcntl
+    """An exclusive lock on a cache folder (`<path>/.lock`, filelock), so two processes never build the same
+    processed files at once; the kernel drops it when its holder dies."""
+    from filelock import FileLock
 
     path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(path / ".lock"):
+        yield
 
 
 def save_tensors(value: Any, path: Path) -> None:
-    """`torch.save` to a temporary file beside `path`, then rename: a reader never sees half a file."""
+    """`torch.save` atomically (gbench.atomic): a reader never sees half a file."""
     import torch
 
-    tmp = path.with_name(f"{path.name}.part-{os.getpid()}")
-    torch.save(value, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(value, tmp)
 
 
 def cached_tensors(path: Path, build: Callable[[], Any]) -> Any:
@@ -110,9 +107,8 @@ def copy_raw_files(src_dir: Path | None, dst_dir: Path, names: Iterable[str]) ->
         src = src_dir / name if src_dir is not None else None
         if src is not None and src.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + f".part-{os.getpid()}")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
         else:
             missing.append(name)
     return missing

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gbench.data.inputs import ModelInputs  # noqa: F401 - part of the contract's public surface
 from gbench.errors import ModelContractError
 
 
@@ -31,7 +32,10 @@ class TaskInfo:
     out_dim: number of classes (multiclass), 1 (binary), number of tasks (multilabel) or targets (regression).
     num_nodes: nodes of the (single) graph for node and link tasks; None for graph-level tasks.
     edge_dim: size of edge features, None when the graph has none.
-    extras: level-specific facts (e.g. `atom_encoder: True` for OGB molecules, `pe_dim` for positional encodings).
+    extras: level-specific facts. Graph level: `categorical_features` and `categorical_edges` (x / edge_attr
+        hold category ids, e.g. OGB atoms and bonds), and what each of the model's transforms added: `lap_pe` and
+        `rw_pe` (the encoding's width), `degree_onehot` (its width), `image_size`, `image_channels` and
+        `image_layout` (rendered images). Link level: `has_node_features`. Node level: none.
     """
 
     level: str
@@ -42,40 +46,6 @@ class TaskInfo:
     edge_dim: int | None = None
     num_classes: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-_HIDDEN = frozenset({"y", "train_mask", "val_mask", "test_mask"})
-
-
-def _model_inputs_class():
-    from torch_geometric.data import Data
-
-    def hidden(self):
-        raise AttributeError("y")  # Python then asks __getattr__, which explains
-
-    class ModelInputs(Data):
-        """A `Data` whose labels and split masks raise instead of reading as None."""
-
-        y = property(hidden)  # Data.y is a property that returns None when absent
-
-        def __getattr__(self, key: str):
-            if key in _HIDDEN:
-                raise AttributeError(f"data.{key} is not a model input: a model sees features and structure only, "
-                                     "never labels or split masks")
-            return super().__getattr__(key)
-
-    return ModelInputs
-
-
-_MODEL_INPUTS = None
-
-
-def ModelInputs(**kwargs):  # noqa: N802 - behaves as a class to its callers
-    """The inputs a model receives: a `torch_geometric.data.Data` without labels or masks."""
-    global _MODEL_INPUTS
-    if _MODEL_INPUTS is None:
-        _MODEL_INPUTS = _model_inputs_class()
-    return _MODEL_INPUTS(**kwargs)
 
 
 def _load_file_module(path: Path):

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gbench.metrics import import_ogb
 from gbench.models.contract import TaskInfo
+from gbench.ogb_import import import_ogb
 
 Readout = Literal["sum", "mean", "max"]
 

@@ -1,70 +1,17 @@
-"""Is a change better, worse, or noise? Statistics and verdicts for two sets of results.
-
-Each side is a results directory (per-seed values, read from its records) or a leaderboard CSV (mean, std and
-number of seeds only). Pairs are matched on (task, model); for every pair on both sides:
-
-- the two means and the gain, absolute and relative to the base mean, signed so that + is better whatever the
-  metric's direction (`higher_is_better`);
-- Welch's t-test (scipy; from the summary statistics, so it works for CSV sides too) -- the test the verdict uses;
-- Mann-Whitney U (scipy) only where it can reach significance with the seeds at hand: its smallest two-sided p
-  for n1 vs n2 seeds without ties is 2 / C(n1 + n2, n1) (0.1 for 3 vs 3), and where that is not below alpha the
-  test is not run and the report says so;
-- a seeded percentile-bootstrap confidence interval of the gain (scipy.stats.bootstrap);
-- a verdict: better, worse, no detectable change, or too few seeds to tell.
-
-A change is `worse` (a regression) only when it is larger than the tolerance (relative and/or absolute, both
-written in the output) **and** significant after Holm's step-down correction over every pair compared at once.
-Cost (seconds per epoch, peak memory) is compared on its own with its own tolerance and never turns a metric
-verdict into a regression. Pairs on one side only, and pairs whose task versions or metrics differ, are listed,
-never silently dropped and never compared as if equal.
-
-Everything here reads records or leaderboard CSVs and nothing else.
-"""
+"""Verdicts: match the pairs of two sides, test each, correct over all pairs at once, and decide; then costs."""
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
-from math import comb
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
+from gbench.compare.sides import COST_COLUMNS, Sample, Side, finite, sample_mean, sample_sd, load_side
+from gbench.compare.stats import adjust, bootstrap_ci, mannwhitney_min_p, welch_p
 from gbench.errors import GbenchError
 
 Verdict = Literal["better", "worse", "no detectable change", "too few seeds to tell"]
-COST_COLUMNS = {"s_per_epoch": "seconds per epoch", "peak_memory_mb": "peak memory (MB)"}
-CSV_REQUIRED = ["task", "model", "metric", "mean", "std", "n_seeds"]
-
-
-@dataclass
-class Sample:
-    """One (task, model) on one side: the per-seed (or per-fold) values, or only their summary statistics."""
-
-    task: str
-    model: str
-    metric: str
-    higher_is_better: bool
-    task_version: int | None
-    mean: float
-    std: float
-    n: int
-    values: list[float] | None = None  # None: the side is a leaderboard CSV
-    costs: dict[str, list[float] | float] = field(default_factory=dict)  # per-seed list, or a CSV mean
-    cost_kind: str | None = None  # peak memory measured how (records only)
-    std_over: str = "seeds"
-    n_not_ok: int = 0  # jobs that failed, ran out of memory or diverged
-
-
-@dataclass
-class Side:
-    source: str
-    kind: Literal["records", "csv"]
-    samples: dict[tuple[str, str], Sample]
-    warnings: list[str] = field(default_factory=list)
-    damaged: list[str] = field(default_factory=list)  # record files excluded because they are not intact
 
 
 @dataclass
@@ -206,189 +153,6 @@ class Comparison:
         })
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Reading a side
-
-
-def load_side(source: Path | str, model: str | None = None, rename: str | None = None) -> Side:
-    """A results directory (its records) or a leaderboard CSV; `model` keeps only that model, keyed as `rename`."""
-    path = Path(source)
-    if path.is_dir():
-        side = _side_from_records(path)
-    elif path.is_file() and path.suffix == ".csv":
-        side = _side_from_csv(path)
-    elif path.exists():
-        raise GbenchError(f"'{source}': give a results directory (with records/) or a leaderboard .csv file.")
-    else:
-        raise GbenchError(f"'{source}' does not exist: give a results directory or a leaderboard CSV.")
-    if model is not None:
-        kept = {k: s for k, s in side.samples.items() if s.model == model}
-        if not kept:
-            have = sorted({s.model for s in side.samples.values()})
-            raise GbenchError(f"model '{model}' has no results in {source}; it has: {', '.join(have) or 'none'}.")
-        for s in kept.values():
-            s.model = rename or model
-        side.samples = {(t, rename or model): s for (t, _), s in kept.items()}
-    return side
-
-
-def _side_from_records(root: Path) -> Side:
-    from gbench.results import ResultStore, per_unit_values
-
-    store = ResultStore(root)
-    if not store.records_dir.is_dir():
-        raise GbenchError(f"'{root}' has no records/ folder: give a results directory written by `gbench run` "
-                          "or a leaderboard CSV.")
-    records, problems = store.load()
-    side = Side(str(root), "records", {}, [f"excluded damaged record: {p}" for p in problems], list(problems))
-    groups: dict[tuple, list] = {}
-    for r in records:
-        groups.setdefault((r.task, r.task_version, r.model, r.model_hash), []).append(r)
-    names: dict[tuple[str, str], set] = {}
-    for task, version, model, mhash in groups:
-        names.setdefault((task, model), set()).add((version, mhash))
-    for (task, version, model, mhash), recs in sorted(groups.items()):
-        first = recs[0]
-        ok = sorted((r for r in recs if r.status == "ok"), key=lambda r: r.seed)
-        # The same naming as the leaderboard (gbench.results.aggregate) when one directory holds two versions.
-        name = model if len(names[(task, model)]) == 1 else f"{model}@{mhash[:8]}"
-        values = per_unit_values(recs, first.test_splits[0])
-        costs: dict[str, list[float] | float] = {
-            "s_per_epoch": [r.cost.s_per_epoch for r in ok if r.cost.s_per_epoch is not None],
-            "peak_memory_mb": [r.cost.peak_memory_mb for r in ok if r.cost.peak_memory_mb is not None],
-        }
-        kinds = {r.cost.peak_memory_kind for r in ok}
-        failed = len(recs) - len(ok)
-        if failed:
-            side.warnings.append(f"{task} / {name}: {failed} job(s) not ok (failed, oom or diverged) in {root}; "
-                                 "only the ok seeds are compared.")
-        side.samples[(task, name)] = Sample(
-            task=task, model=name, metric=first.metric, higher_is_better=first.higher_is_better,
-            task_version=version, mean=_mean(values), std=_sd(values), n=len(values), values=values,
-            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None, std_over=first.std_over,
-            n_not_ok=failed)
-    return side
-
-
-def _side_from_csv(path: Path) -> Side:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path)
-    except Exception as e:  # pandas raises several types for a file that is not a CSV
-        raise GbenchError(f"{path}: not a readable CSV ({e}).") from None
-    missing = [c for c in CSV_REQUIRED + ["higher_is_better"] if c not in frame.columns]
-    if missing:
-        raise GbenchError(f"{path}: not a gbench leaderboard CSV, missing column(s) {', '.join(missing)}; "
-                          "give the leaderboard.csv that `gbench run` wrote, or the results directory.")
-    side = Side(str(path), "csv", {})
-    for row in frame.to_dict("records"):
-        version = row.get("task_version")
-        version = None if version is None or (isinstance(version, float) and math.isnan(version)) else int(version)
-        hib = row["higher_is_better"]
-        hib = hib if isinstance(hib, bool) else str(hib).strip().lower() in ("true", "1")
-        costs = {c: float(row[c]) for c in COST_COLUMNS if c in row and _finite(row[c])}
-        side.samples[(str(row["task"]), str(row["model"]))] = Sample(
-            task=str(row["task"]), model=str(row["model"]), metric=str(row["metric"]), higher_is_better=hib,
-            task_version=version, mean=float(row["mean"]), std=float(row["std"]),
-            n=int(row["n_seeds"]) if _finite(row["n_seeds"]) else 0, values=None, costs=costs,
-            n_not_ok=sum(int(row[c]) for c in ("n_failed", "n_diverged") if c in row and _finite(row[c])),
-            std_over=str(row.get("std_over", "seeds")) if _finite_or_str(row.get("std_over")) else "seeds")
-    return side
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _finite_or_str(v: Any) -> bool:
-    return isinstance(v, str) or _finite(v)
-
-
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
-
-
-def _sd(values: list[float]) -> float:
-    return float(np.std(values, ddof=1)) if len(values) >= 2 else float("nan")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Statistics
-
-
-def mannwhitney_min_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value Mann-Whitney U can give for n1 vs n2 untied values (exact distribution):
-    the two most extreme of the C(n1+n2, n1) equally likely orderings. 3 vs 3 -> 0.1, 5 vs 5 -> 1/126."""
-    if n1 < 1 or n2 < 1:
-        return 1.0
-    return min(1.0, 2.0 / comb(n1 + n2, n1))
-
-
-def welch_p(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, str | None]:
-    """Two-sided Welch's t-test p from summary statistics (scipy.stats.ttest_ind_from_stats).
-
-    Zero variance on both sides is decided exactly: equal means give p = 1, different means p = 0 (the t statistic
-    is infinite), instead of scipy's NaN."""
-    from scipy import stats
-
-    if s1 == 0 and s2 == 0:
-        if m1 == m2:
-            return 1.0, "identical values on both sides"
-        return 0.0, "no spread on either side: every seed gives the same value, and the two values differ"
-    p = float(stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False).pvalue)
-    return p, None
-
-
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error rate), in the input order."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def adjust(pvalues: list[float], method: str) -> list[float]:
-    if not pvalues:
-        return []
-    if method == "holm":
-        return holm(pvalues)
-    if method == "bh":
-        from scipy.stats import false_discovery_control
-
-        return [float(p) for p in false_discovery_control(pvalues, method="bh")]
-    return list(pvalues)
-
-
-def bootstrap_ci(base: list[float], cand: list[float], higher_is_better: bool, settings: Settings
-                 ) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the gain (difference of means, + is better), resampling each side on its own.
-    Percentile rather than BCa: BCa's jackknife is undefined for the constant samples deterministic reruns give."""
-    from scipy import stats
-
-    sign = 1.0 if higher_is_better else -1.0
-    a, b = np.asarray(cand, dtype=float), np.asarray(base, dtype=float)
-    if np.all(a == a[0]) and np.all(b == b[0]):
-        d = sign * float(a[0] - b[0])
-        return d, d
-
-    def gain(x, y, axis=-1):
-        return sign * (np.mean(x, axis=axis) - np.mean(y, axis=axis))
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "degenerate distribution" for near-constant samples; the CI is still right
-        res = stats.bootstrap((a, b), gain, n_resamples=settings.n_resamples, confidence_level=settings.confidence,
-                              method="percentile", vectorized=True, rng=np.random.default_rng(settings.bootstrap_seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 def _exceeds(gain: float, base_mean: float, s: Settings) -> bool:
     """Larger than every tolerance given (relative to |base mean|, and absolute)."""
     size = abs(gain)
@@ -450,12 +214,12 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
 
 def _test_pair(b: Sample, c: Sample, s: Settings) -> PairResult:
     sign = 1.0 if b.higher_is_better else -1.0
-    gain = sign * (c.mean - b.mean) if _finite(c.mean) and _finite(b.mean) else float("nan")
-    gain_rel = gain / abs(b.mean) if _finite(gain) and b.mean != 0 else None
+    gain = sign * (c.mean - b.mean) if finite(c.mean) and finite(b.mean) else float("nan")
+    gain_rel = gain / abs(b.mean) if finite(gain) and b.mean != 0 else None
     p = PairResult(task=b.task, model=b.model, metric=b.metric, higher_is_better=b.higher_is_better,
                    task_version=b.task_version, base_mean=b.mean, base_std=b.std, base_n=b.n, cand_mean=c.mean,
                    cand_std=c.std, cand_n=c.n, gain=gain, gain_rel=gain_rel,
-                   exceeds_tolerance=_finite(gain) and _exceeds(gain, b.mean, s), base_not_ok=b.n_not_ok,
+                   exceeds_tolerance=finite(gain) and _exceeds(gain, b.mean, s), base_not_ok=b.n_not_ok,
                    cand_not_ok=c.n_not_ok)
     if b.n < s.min_seeds or c.n < s.min_seeds:
         p.notes.append(f"{b.n} vs {c.n} seeds: at least {s.min_seeds} per side are needed to test a change "
@@ -481,7 +245,8 @@ def _test_pair(b: Sample, c: Sample, s: Settings) -> PairResult:
             from scipy.stats import mannwhitneyu
 
             p.p_mannwhitney = float(mannwhitneyu(c.values, b.values, alternative="two-sided").pvalue)
-        p.ci_low, p.ci_high = bootstrap_ci(b.values, c.values, b.higher_is_better, s)
+        p.ci_low, p.ci_high = bootstrap_ci(b.values, c.values, b.higher_is_better, confidence=s.confidence,
+                                          n_resamples=s.n_resamples, seed=s.bootstrap_seed)
     return p
 
 
@@ -502,9 +267,9 @@ def _compare_costs(b: Sample, c: Sample, s: Settings) -> list[CostResult]:
     out = []
     for column in COST_COLUMNS:
         bv, cv = b.costs.get(column), c.costs.get(column)
-        bm = _mean(bv) if isinstance(bv, list) else bv
-        cm = _mean(cv) if isinstance(cv, list) else cv
-        if bm is None or cm is None or not (_finite(bm) and _finite(cm)):
+        bm = sample_mean(bv) if isinstance(bv, list) else bv
+        cm = sample_mean(cv) if isinstance(cv, list) else cv
+        if bm is None or cm is None or not (finite(bm) and finite(cm)):
             continue
         cr = CostResult(b.task, b.model, column, float(bm), float(cm), None, None, "no detectable change")
         if column == "peak_memory_mb" and b.cost_kind and c.cost_kind and b.cost_kind != c.cost_kind:
@@ -518,7 +283,7 @@ def _compare_costs(b: Sample, c: Sample, s: Settings) -> list[CostResult]:
             continue
         cr.ratio = cm / bm
         if isinstance(bv, list) and isinstance(cv, list) and len(bv) >= s.min_seeds and len(cv) >= s.min_seeds:
-            cr.p_welch, _ = welch_p(cm, _sd(cv), len(cv), bm, _sd(bv), len(bv))
+            cr.p_welch, _ = welch_p(cm, sample_sd(cv), len(cv), bm, sample_sd(bv), len(bv))
         if cr.ratio > 1 + s.cost_tolerance_rel:
             cr.verdict = "more expensive"
         elif cr.ratio < 1 / (1 + s.cost_tolerance_rel):

@@ -1,0 +1,123 @@
+"""One side of a comparison: per (task, model), the per-seed (or per-fold) values, or only their summary statistics
+when the side is a leaderboard CSV. Read through the one results reader (gbench.results.read_results)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from gbench.errors import GbenchError
+
+COST_COLUMNS = {"s_per_epoch": "seconds per epoch", "peak_memory_mb": "peak memory (MB)"}
+
+
+@dataclass
+class Sample:
+    """One (task, model) on one side: the per-seed (or per-fold) values, or only their summary statistics."""
+
+    task: str
+    model: str
+    metric: str
+    higher_is_better: bool
+    task_version: int | None
+    mean: float
+    std: float
+    n: int
+    values: list[float] | None = None  # None: the side is a leaderboard CSV
+    costs: dict[str, list[float] | float] = field(default_factory=dict)  # per-seed list, or a CSV mean
+    cost_kind: str | None = None  # peak memory measured how (records only)
+    std_over: str = "seeds"
+    n_not_ok: int = 0  # jobs that failed, ran out of memory or diverged
+
+
+@dataclass
+class Side:
+    source: str
+    kind: Literal["records", "csv"]
+    samples: dict[tuple[str, str], Sample]
+    warnings: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # record files excluded because they are not intact
+
+
+def load_side(source: Path | str, model: str | None = None, rename: str | None = None) -> Side:
+    """A results directory (its records) or a leaderboard CSV; `model` keeps only that model, keyed as `rename`."""
+    from gbench.results import read_results
+
+    results = read_results(source)
+    side = _side_from_records(results) if results.kind == "records" else _side_from_csv(results)
+    if model is not None:
+        kept = {k: s for k, s in side.samples.items() if s.model == model}
+        if not kept:
+            have = sorted({s.model for s in side.samples.values()})
+            raise GbenchError(f"model '{model}' has no results in {source}; it has: {', '.join(have) or 'none'}.")
+        for s in kept.values():
+            s.model = rename or model
+        side.samples = {(t, rename or model): s for (t, _), s in kept.items()}
+    return side
+
+
+def _side_from_records(results) -> Side:
+    from gbench.results import per_unit_values
+
+    side = Side(results.source, "records", {}, [f"excluded damaged record: {p}" for p in results.damaged],
+                list(results.damaged))
+    for (task, name), recs in sorted(results.groups.items()):
+        first = recs[0]
+        ok = sorted((r for r in recs if r.status == "ok"), key=lambda r: r.seed)
+        values = per_unit_values(recs, first.test_splits[0])
+        costs: dict[str, list[float] | float] = {
+            "s_per_epoch": [r.cost.s_per_epoch for r in ok if r.cost.s_per_epoch is not None],
+            "peak_memory_mb": [r.cost.peak_memory_mb for r in ok if r.cost.peak_memory_mb is not None],
+        }
+        kinds = {r.cost.peak_memory_kind for r in ok}
+        failed = len(recs) - len(ok)
+        if failed:
+            side.warnings.append(f"{task} / {name}: {failed} job(s) not ok (failed, oom or diverged) in "
+                                 f"{results.source}; only the ok seeds are compared.")
+        side.samples[(task, name)] = Sample(
+            task=task, model=name, metric=first.metric, higher_is_better=first.higher_is_better,
+            task_version=first.task_version, mean=sample_mean(values), std=sample_sd(values), n=len(values),
+            values=values,
+            costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None,
+            std_over=first.std_over, n_not_ok=failed)
+    return side
+
+
+def _side_from_csv(results) -> Side:
+    side = Side(results.source, "csv", {})
+    for row in results.frame.to_dict("records"):
+        version = row.get("task_version")
+        version = None if version is None or (isinstance(version, float) and math.isnan(version)) else int(version)
+        hib = row["higher_is_better"]
+        hib = hib if isinstance(hib, bool) else str(hib).strip().lower() in ("true", "1")
+        costs = {c: float(row[c]) for c in COST_COLUMNS if c in row and finite(row[c])}
+        side.samples[(str(row["task"]), str(row["model"]))] = Sample(
+            task=str(row["task"]), model=str(row["model"]), metric=str(row["metric"]), higher_is_better=hib,
+            task_version=version, mean=float(row["mean"]), std=float(row["std"]),
+            n=int(row["n_seeds"]) if finite(row["n_seeds"]) else 0, values=None, costs=costs,
+            n_not_ok=sum(int(row[c]) for c in ("n_failed", "n_diverged") if c in row and finite(row[c])),
+            std_over=str(row.get("std_over", "seeds")) if _finite_or_str(row.get("std_over")) else "seeds")
+    return side
+
+
+def finite(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite_or_str(v: Any) -> bool:
+    return isinstance(v, str) or finite(v)
+
+
+def sample_mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def sample_sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else float("nan")

@@ -1,0 +1,114 @@
+"""Aggregation: leaderboard rows from records, and nothing else.
+
+One row per (task, task version, model, model spec). A model whose spec or task version differs between records of
+one directory is shown as `<model>@<first 8 hex of its model hash>`, here and in every reader of results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from gbench.results.records import RunRecord
+
+LEADERBOARD_COLUMNS = ["task", "model", "metric", "mean", "std", "n_seeds"]
+
+
+def _std(values: list[float], ddof: int) -> float:
+    n = len(values)
+    if n - ddof <= 0:
+        return float("nan")
+    m = sum(values) / n
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (n - ddof))
+
+
+def _mean(values: Iterable[float | None]) -> float:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def per_unit_values(records: list[RunRecord], split: str) -> list[float]:
+    """The values the leaderboard's mean and std are taken over: one per seed, or one per fold (averaged over
+    the seeds that ran that fold) when the task protocol says std over folds."""
+    ok = [r for r in records if r.status == "ok" and r.headline(split) is not None]
+    if not ok:
+        return []
+    if ok[0].std_over == "folds":
+        by_fold: dict[int, list[float]] = {}
+        for r in ok:
+            for fold, value in enumerate(r.extra.get("fold_metrics", {}).get(split, [])):
+                by_fold.setdefault(fold, []).append(value)
+        return [sum(v) / len(v) for _, v in sorted(by_fold.items())]
+    return [float(r.headline(split)) for r in sorted(ok, key=lambda r: r.seed)]
+
+
+def group_records(records: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]:
+    """(name shown for the model, its records) per leaderboard row, in the leaderboard's order (task, model)."""
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.task, r.task_version, r.model, r.model_hash), []).append(r)
+    clash: dict[tuple[str, str], set] = {}
+    for task, version, model, mhash in groups:
+        clash.setdefault((task, model), set()).add((version, mhash))
+    out = []
+    for (task, _, model, mhash), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+        out.append((model if len(clash[(task, model)]) == 1 else f"{model}@{mhash[:8]}", recs))
+    return out
+
+
+def headline_splits(frame) -> dict[str, str]:
+    """task -> the name of its headline test split, from a leaderboard frame's `test_split` column ({} without)."""
+    if "test_split" not in frame.columns:
+        return {}
+    return {str(t): str(s) for t, s in zip(frame["task"], frame["test_split"]) if isinstance(s, str)}
+
+
+def aggregate(records: list[RunRecord]):
+    """Leaderboard rows, one per (task, task version, model, model spec): a pandas DataFrame.
+
+    Columns: task, model, metric, mean, std, n_seeds (then test_split: the name of the headline test split,
+    val_mean, one `<split>_mean`/`<split>_std` pair per extra test split, failures, costs, the reference number
+    and its source, versions). `std` is the sample std (ddof=1) over seeds unless the task protocol says otherwise
+    (`std_over`, `std_ddof` columns).
+    """
+    import pandas as pd
+
+    rows = []
+    for name, recs in group_records(records):
+        first = recs[0]
+        ok = [r for r in recs if r.status == "ok"]
+        head = first.test_splits[0]
+        values = per_unit_values(recs, head)
+        row: dict[str, Any] = {
+            "task": first.task, "model": name, "metric": first.metric,
+            "mean": _mean(values), "std": _std(values, first.std_ddof), "n_seeds": len(ok),
+            "higher_is_better": first.higher_is_better, "test_split": head,
+            "val_mean": _mean(r.metrics.get("val", {}).get(first.metric) for r in ok),
+        }
+        for split in first.test_splits[1:]:
+            vals = per_unit_values(recs, split)
+            row[f"{split}_mean"] = _mean(vals)
+            row[f"{split}_std"] = _std(vals, first.std_ddof)
+        row.update({
+            "n_failed": sum(r.status in ("failed", "oom") for r in recs),
+            "n_diverged": sum(r.status == "diverged" for r in recs),
+            "std_over": first.std_over, "std_ddof": first.std_ddof,
+            "s_per_epoch": _mean(r.cost.s_per_epoch for r in ok),
+            "train_s": _mean(r.cost.train_s for r in ok),
+            "setup_s": _mean(r.cost.setup_s for r in ok),
+            "eval_s": _mean(r.cost.eval_s for r in ok),
+            "peak_memory_mb": _mean(r.cost.peak_memory_mb for r in ok),
+            "peak_memory_kind": ",".join(sorted({r.cost.peak_memory_kind for r in ok if r.cost.peak_memory_kind})),
+            "num_params": first.num_params,
+            "reference": (first.reference or {}).get("value"),
+            "reference_std": (first.reference or {}).get("std"),
+            "reference_source": (first.reference or {}).get("source"),
+            "task_version": first.task_version, "model_hash": first.model_hash,
+            "device": ",".join(sorted({r.device for r in ok})) or first.device,
+        })
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=LEADERBOARD_COLUMNS)
+    return frame
