@@ -222,10 +222,11 @@ def test_claims_exclude_each_other_and_dead_holders_free_theirs(tmp_path):
 
 def test_a_job_claimed_by_another_sweep_is_waited_for_then_taken_over(task, tmp_path):
     from gbench.data.staging import DataContext
-    from gbench.execute import plan_sweep, run_sweep
+    from gbench.execute import run_sweep
     from gbench.executors.claims import ClaimBook
-    from gbench.jobs import RunOptions
+    from gbench.job import RunOptions
     from gbench.specs import load_task, parse_assignments
+    from gbench.sweep import plan_sweep
 
     plan = plan_sweep([load_task(str(task))], ["mlp"], [], [0, 1, 2],
                       parse_assignments(["train.epochs=3"]))
@@ -355,10 +356,11 @@ def test_local_slots_take_the_visible_gpus_in_turn(monkeypatch):
 def test_a_record_written_by_its_worker_survives_the_driver_and_is_not_run_again(task, tmp_path):
     """Slurm workers write their own record (the driver on a login node may be gone by the time a job ends)."""
     from gbench.data.staging import DataContext
-    from gbench.execute import plan_sweep, run_sweep
+    from gbench.execute import run_sweep
     from gbench.executors.worker import execute
-    from gbench.jobs import RunOptions
+    from gbench.job import RunOptions
     from gbench.specs import load_task, parse_assignments
+    from gbench.sweep import plan_sweep
 
     job = plan_sweep([load_task(str(task))], ["mlp"], [], [0], parse_assignments(["train.epochs=3"])).jobs[0]
     opts = RunOptions(device="cpu", deterministic="strict", data=DataContext.from_env(), threads=1)

@@ -13,7 +13,8 @@ import os
 from dataclasses import replace
 
 from gbench.errors import GbenchError
-from gbench.jobs import Job, RunOptions, failure_record
+from gbench.job import Job, RunOptions
+from gbench.jobs import failure_record
 from gbench.results import RunRecord
 
 
