@@ -85,8 +85,8 @@ def overrides_from(items: Sequence[str] | dict[str, Any] | None) -> Overrides:
     for group, kind in (("optim", OptimSpec), ("train", TrainSpec)):
         for name in out[group]:
             if name not in kind.model_fields:
-                raise SpecError(f"--set {group}.{name}: '{name}' is not a {group} setting{_hint(name, kind.model_fields)}"
-                                f"; {group} settings: {', '.join(kind.model_fields)}.")
+                raise SpecError(f"--set {group}.{name}: {group} has no setting '{name}'{_hint(name, kind.model_fields)}"
+                                f"; its settings: {', '.join(kind.model_fields)}.")
     return out
 
 

@@ -76,7 +76,7 @@ def splits_from_spec(task, y: np.ndarray, stratify: bool = True) -> list[dict[st
     pinned = params.get("sha256")
     if pinned is not None and fold_fingerprint(splits) != pinned:
         raise FoldPinMismatch(
-            f"task '{task.id}': its folds have fingerprint {fold_fingerprint(splits)}, not the pinned "
+            f"task '{task.id}': the generated folds, fingerprint {fold_fingerprint(splits)}, differ from "
             f"split.params.sha256 {pinned}; a task of your own may drop the pin (it then runs on these folds, and "
             "every record keeps their fingerprint in extra.data.fold_sha256) or pin the value above, while for a "
             "catalog task it means the data or scikit-learn's shuffling changed: bump its version and pin the new "
