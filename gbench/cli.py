@@ -178,6 +178,8 @@ def check_model_cmd(
     from gbench.models.check import check_model
     from gbench.sweep import overrides_from
 
+    if level not in ("node", "graph", "link"):
+        raise GbenchError(f"--level '{level}' is not one of node, graph, link.")
     checks = check_model(implementation, level, overrides_from(set_ or [])["hparams"])
     for c in checks:
         mark = "[green]ok[/green]  " if c.passed else "[red]FAIL[/red]"
@@ -365,14 +367,14 @@ def main() -> None:
     except OSError as e:  # a file or folder the user named cannot be read or written
         where = f"{e.filename}: " if e.filename else ""
         _fail(f"{where}{e.strerror or e}; check the path and its permissions.", 2)
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as e:
+        # A usage error (unknown option, missing argument, a value of the wrong type) from typer's command-line
+        # parser, which is click or typer's own copy of it: either way it shows itself as usage and one line.
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
         raise
 
 

@@ -81,6 +81,9 @@ def overrides_from(items: Sequence[str] | dict[str, Any] | None) -> Overrides:
                 raise SpecError(f"override '{key}': group '{group}' is not one of hparams, optim, train.")
             out[group][name] = value
     else:
+        for item in items or []:
+            if item.partition("=")[0].strip(" .") == "":
+                raise SpecError(f"--set '{item}': the key before '=' is empty; e.g. --set hidden=64.")
         out = parse_assignments(list(items or []))
     for group, kind in (("optim", OptimSpec), ("train", TrainSpec)):
         for name in out[group]:
