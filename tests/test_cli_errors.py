@@ -3,9 +3,11 @@ failed), never in a Python traceback."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-WRONG: list[tuple[list[str], int, str]] = [
+WRONG: list = [
     # (arguments, exit code, what the message must say)
     (["run", "--no-such-flag"], 2, "No such option: --no-such-flag"),
     (["run", "--seeds", "abc"], 2, "--seeds 'abc'"),
@@ -29,6 +31,9 @@ WRONG: list[tuple[list[str], int, str]] = [
     (["run", "--tasks", "sbm-node", "--model", "/nonexistent/model.py:build"], 2, "does not exist"),
     (["run", "--tasks", "sbm-node", "--models", "mlp", "--out", "/proc/gbench-results"], 2,
      "--out /proc/gbench-results: cannot create"),
+    pytest.param(["run", "--tasks", "sbm-node", "--models", "mlp", "--executor", "ray", "--address", "nonsense"], 2,
+                 "--address nonsense", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                                                                reason="Ray is not installed")),
     (["list"], 2, "Missing argument"),
     (["list", "things"], 2, "choose tasks, models or suites"),
     (["show", "nope"], 2, "unknown task 'nope'"),
@@ -81,9 +86,13 @@ def _one_clear_error(result, code: int, says: str) -> None:
     assert says in " ".join(text.split()), result
 
 
-@pytest.mark.parametrize("args,code,says", WRONG, ids=[" ".join(a) for a, _, _ in WRONG])
+def _args(case) -> list[str]:
+    return case.values[0] if hasattr(case, "values") else case[0]
+
+
+@pytest.mark.parametrize("args,code,says", WRONG, ids=[" ".join(_args(c)) for c in WRONG])
 def test_wrong_arguments_give_one_sentence_and_no_traceback(cli, args, code, says, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # relative paths such as 'a' and 'b' name nothing
+    monkeypatch.chdir(tmp_path)  # relative paths such as 'a' and 'b' name nothing; results go here
     _one_clear_error(cli(*args), code, says)
 
 
@@ -96,6 +105,6 @@ def test_every_command_refuses_an_unknown_option_without_a_traceback(cli):
 
 
 def test_every_command_has_a_wrong_value_case_above():
-    covered = {" ".join(a[:2]) if a[0] == "results" else a[0] for a, _, _ in WRONG}
+    covered = {" ".join(a[:2]) if a[0] == "results" else a[0] for a in map(_args, WRONG)}
     missing = [c for c in _commands() if c not in covered and c != "schema"]  # schema: its own tests
     assert not missing, f"add a wrong-argument case for: {missing}"
