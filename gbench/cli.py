@@ -46,7 +46,8 @@ def run(
     executor: Annotated[str, typer.Option(help="Where jobs run: local, ray or slurm (submitit).")] = "local",
     workers: Annotated[int, typer.Option(help="local: worker processes (1: in this process; on CUDA one slot "
                                               "per GPU in turn); slurm: jobs queued at once.")] = 1,
-    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here); a head "
+                                                        "started by hand may need RAY_AUTH_MODE=token set.")] = None,
     partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
     time_: Annotated[Optional[str], typer.Option("--time", help="slurm: time limit per job (90, 2:00:00).")
                      ] = None,
