@@ -18,28 +18,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _split_list(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
-def parse_seeds(value: str | None) -> list[int] | None:
-    """'10' -> seeds 0..9; '0,3,7' -> those seeds; '5-9' -> 5..9."""
-    if value is None:
-        return None
-    try:
-        if "," in value:
-            return [int(v) for v in value.split(",") if v.strip()]
-        if "-" in value.strip("-"):
-            a, b = value.split("-")
-            return list(range(int(a), int(b) + 1))
-        n = int(value)
-    except ValueError:
-        raise GbenchError(f"--seeds '{value}': give a count (10), a list (0,3,7) or a range (5-9).") from None
-    if n < 1:
-        raise GbenchError(f"--seeds {value}: the number of seeds must be at least 1.")
-    return list(range(n))
-
-
 def command_line() -> str:
     return "gbench " + shlex.join(sys.argv[1:])
 
@@ -68,7 +46,8 @@ def run(
     executor: Annotated[str, typer.Option(help="Where jobs run: local, ray or slurm (submitit).")] = "local",
     workers: Annotated[int, typer.Option(help="local: worker processes (1: in this process; on CUDA one slot "
                                               "per GPU in turn); slurm: jobs queued at once.")] = 1,
-    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here); a head "
+                                                        "started by hand may need RAY_AUTH_MODE=token set.")] = None,
     partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
     time_: Annotated[Optional[str], typer.Option("--time", help="slurm: time limit per job (90, 2:00:00).")
                      ] = None,
@@ -78,62 +57,25 @@ def run(
     mem_gb: Annotated[Optional[float], typer.Option(help="slurm: memory per job in GB.")] = None,
 ) -> None:
     """Run tasks x models x seeds, write one record per job, then the leaderboard."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gbench.data.staging import DataContext
-    from gbench.execute import plan_sweep, run_sweep
-    from gbench.jobs import RunOptions
-    from gbench.repro import resolve_determinism
-    from gbench.results import ResultStore
-    from gbench.specs import candidate_spec, load_suite, load_task, parse_assignments
+    from gbench.report import print_leaderboard
+    from gbench.sweep import prepare
 
-    if suite and tasks:
-        raise GbenchError("give either --suite or --tasks, not both.")
-    seed_list = parse_seeds(seeds)
-    candidates = [candidate_spec(m) for m in (model or [])]
-    overrides = parse_assignments(set_ or [])
-    if tasks:
-        task_specs = [load_task(t) for t in _split_list(tasks)]
-        model_refs = _split_list(models)
-        if not model_refs and not candidates:
-            from gbench.specs import model_names
-
-            model_refs = sorted({n for t in task_specs for n in model_names(t.level)})
-        plan = plan_sweep(task_specs, model_refs, candidates, seed_list, overrides)
-    else:
-        plan = None
-        for group in load_suite(suite or "default").all_groups():
-            refs = _split_list(models) or ([] if candidates else group.models)
-            group_seeds = seed_list if seed_list is not None else (
-                list(range(group.seeds)) if group.seeds else None)
-            part = plan_sweep([load_task(t) for t in group.tasks], refs, candidates, group_seeds, overrides,
-                              strict_models=False)
-            plan = part if plan is None else plan.merged(part)
-        if not plan.jobs:
-            raise GbenchError("nothing to run: no model given applies to the suite's tasks; see `gbench list models`.")
-    from gbench.executors import default_threads, make_executor, sweep_device
-
-    dev = sweep_device(executor, device, gpus_per_job)
-    ctx = DataContext.from_env(data_root, cache_dir, offline=True if offline else None)
-    if threads is not None and threads < 1:
-        raise GbenchError(f"--threads {threads}: give at least 1.")
-    if threads is None and executor == "local" and workers > 1:
-        threads = default_threads(workers)  # the workers share this machine's cores
-    elif threads is None and executor in ("ray", "slurm"):
-        threads = cpus_per_job  # what the scheduler gave the job
-    opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev), data=ctx,
-                      command=command_line(), threads=threads)
-    store = ResultStore(out)
-    runner = make_executor(executor, workers=workers, device=dev, results=out, address=address, partition=partition,
-                           time_limit=time_, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, mem_gb=mem_gb,
-                           requested_device=device)
-    if plan.skipped_models:
-        console.print(f"[dim]no implementation at that level, skipped: {', '.join(plan.skipped_models)}[/dim]")
-    console.print(f"{len(plan.jobs)} jobs on {dev} (determinism {opts.deterministic}, executor "
-                  f"{runner.name}, {runner.slots} at once) -> {out}/")
+    sweep = prepare(suite=suite, tasks=tasks, models=models, candidates=model or [], seeds=seeds, overrides=set_ or [],
+                    out=out, device=device, deterministic=deterministic, threads=threads, executor=executor,
+                    workers=workers, address=address, partition=partition, time_limit=time_,
+                    cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, mem_gb=mem_gb, data_root=data_root,
+                    cache_dir=cache_dir, offline=offline, command=command_line())
+    jobs, opts, runner = sweep.plan.jobs, sweep.opts, sweep.executor
+    if sweep.plan.skipped_models:
+        console.print(f"[dim]no implementation at that level, skipped: {', '.join(sweep.plan.skipped_models)}[/dim]")
+    console.print(f"{len(jobs)} jobs on {opts.device} (determinism {opts.deterministic}, executor "
+                  f"{runner.name}, {runner.slots} at once) -> {sweep.out}/")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
-        bar = progress.add_task("running", total=len(plan.jobs))
+        bar = progress.add_task("running", total=len(jobs))
 
         def on_progress(job, record) -> None:
             state = "cached" if record is None else record.status
@@ -147,31 +89,20 @@ def run(
                 progress.console.print(f"waiting for {n} job(s) claimed by another gbench run (pid "
                                        f"{holder.get('pid', '?')} on {holder.get('host', '?')})")
 
-        summary = run_sweep(plan.jobs, opts, store, executor=runner, on_progress=on_progress, on_wait=on_wait)
-    _finish_leaderboard(store, out, opts.command)
+        outcome = sweep.run(on_progress=on_progress, on_wait=on_wait)
+    for p in outcome.damaged:
+        err_console.print(f"[yellow]warning[/yellow]: excluded damaged record: {escape(p)}")
+    print_leaderboard(outcome.leaderboard, console)
+    console.print("wrote " + ", ".join(str(p) for p in outcome.written))
+    summary = outcome.summary
     elsewhere = f", done by another run {summary.done_elsewhere}" if summary.done_elsewhere else ""
     console.print(f"ran {summary.ran}, already done {summary.skipped_done}{elsewhere}, "
                   f"failed {len(summary.failures)}")
     if summary.failures:
         for rec in summary.failures:
             first = (rec.error or "").strip().splitlines()[0] if rec.error else ""
-            err_console.print(f"[red]{rec.status}[/red] {rec.task} / {rec.model} / seed {rec.seed}: {first}")
+            err_console.print(f"[red]{rec.status}[/red] {rec.task} / {rec.model} / seed {rec.seed}: {escape(first)}")
         raise typer.Exit(1)
-
-
-def _finish_leaderboard(store, out: Path, command: str) -> None:
-    from gbench.report import print_leaderboard, write_leaderboard
-    from gbench.results import aggregate
-
-    records, problems = store.load()
-    for p in problems:
-        err_console.print(f"[yellow]warning[/yellow]: excluded damaged record: {p}")
-    frame = aggregate(records)
-    print_leaderboard(frame, console)
-    # The commands that wrote the records (a resumed or extended sweep has several), not only this one.
-    commands = sorted({r.command for r in records if r.command}) or [command]
-    paths = write_leaderboard(frame, out, commands)
-    console.print("wrote " + ", ".join(str(p) for p in paths))
 
 
 @app.command("list")
@@ -243,12 +174,14 @@ def check_model_cmd(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Hyperparameter, e.g. hidden=32.")] = None,
 ) -> None:
     """Run the model contract on a tiny generated task and say what is wrong, before a long run."""
-    from gbench.models.check import check_model
-    from gbench.specs import parse_assignments
-
     from rich.markup import escape
 
-    checks = check_model(implementation, level, parse_assignments(set_ or [])["hparams"])
+    from gbench.models.check import check_model
+    from gbench.sweep import overrides_from
+
+    if level not in ("node", "graph", "link"):
+        raise GbenchError(f"--level '{level}' is not one of node, graph, link.")
+    checks = check_model(implementation, level, overrides_from(set_ or [])["hparams"])
     for c in checks:
         mark = "[green]ok[/green]  " if c.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {escape(c.name)}: {escape(c.message)}", highlight=False)
@@ -291,6 +224,7 @@ def compare(
     import json
 
     from gbench.compare import Settings, compare as run_compare
+    from gbench.gate import decide
     from gbench.report import comparison_findings, comparison_markdown, print_comparison
 
     if format_ not in ("table", "markdown", "json"):
@@ -307,19 +241,10 @@ def compare(
         print(comparison_markdown(result, fail_on_cost), end="")
     else:
         print_comparison(result, console, fail_on_cost)
-    failed = (fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions)
-    if fail_on_regression and (result.damaged or not result.pairs or result.failing_candidates):
-        failing = ", ".join(f"{p.task} / {p.model}" for p in result.failing_candidates)
-        why = (f"{len(result.damaged)} damaged record(s) were excluded, and one could hide a regression"
-               if result.damaged else "no (task, model) pair could be compared" if not result.pairs else
-               f"jobs failed or diverged in the candidate that did not in the base ({failing})")
-        err_console.print(f"the regression gate cannot vouch for the candidate: {why}.", style="red",
-                          highlight=False, soft_wrap=True, markup=False)
-        failed = True
-    if failed:
-        for line in comparison_findings(result, fail_on_cost):
-            if line.startswith(("REGRESSION", "COST REGRESSION", "FAILED JOBS")):
-                err_console.print(line, style="red", highlight=False, soft_wrap=True, markup=False)
+    gate = decide(result, fail_on_regression, fail_on_cost)
+    for line in ([gate.cannot_vouch] if gate.cannot_vouch else []) + gate.findings:
+        err_console.print(line, style="red", highlight=False, soft_wrap=True, markup=False)
+    if gate.failed:
         raise typer.Exit(1)
 
 
@@ -398,21 +323,15 @@ def verify(
     """Run one job twice and report every difference in its results. Exit 1 when the runs differ."""
     from rich.markup import escape
 
-    from gbench.data.staging import DataContext
-    from gbench.jobs import Job, RunOptions
-    from gbench.repro import resolve_determinism, resolve_device, verify_job
-    from gbench.specs import candidate_spec, load_model, load_task, parse_assignments, resolve_model
+    from gbench.sweep import run_options, single_job
+    from gbench.verify import verify_job
 
     if runs < 2:
         raise GbenchError(f"--runs {runs}: give at least 2.")
-    spec_task = load_task(task)
-    is_candidate = model.endswith((".yaml", ".yml")) or ":" in model
-    spec = candidate_spec(model) if is_candidate else load_model(model, spec_task.level)
-    job = Job(spec_task, resolve_model(spec, spec_task, parse_assignments(set_ or [])), seed)
-    dev = resolve_device(device)
-    opts = RunOptions(device=dev, deterministic=resolve_determinism(deterministic, dev),
-                      data=DataContext.from_env(data_root, cache_dir), command=command_line(), threads=threads)
-    console.print(f"{job.label} (job {job.job_id}) on {dev}, determinism {opts.deterministic}: {runs} runs")
+    job = single_job(task, model, seed, set_ or [])
+    opts = run_options(device=device, deterministic=deterministic, threads=threads, data_root=data_root,
+                       cache_dir=cache_dir, command=command_line())
+    console.print(f"{job.label} (job {job.job_id}) on {opts.device}, determinism {opts.deterministic}: {runs} runs")
     records, diffs = verify_job(job, opts, runs)
     for i, rec in enumerate(records, start=1):
         value = rec.headline()
@@ -439,23 +358,32 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except GbenchError as e:
-        from rich.markup import escape
-
-        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-        sys.exit(2)
+        _fail(str(e), 2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
+    except KeyboardInterrupt:
+        _fail("interrupted; finished jobs keep their records, and the next run resumes from them.", 130)
+    except OSError as e:  # a file or folder the user named cannot be read or written
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"{where}{e.strerror or e}; check the path and its permissions.", 2)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as e:
+        # A usage error (unknown option, missing argument, a value of the wrong type) from typer's command-line
+        # parser, which is click or typer's own copy of it: either way it shows itself as usage and one line.
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
         raise
+
+
+def _fail(message: str, code: int) -> None:
+    from rich.markup import escape
+
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

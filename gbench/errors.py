@@ -15,3 +15,7 @@ class DatasetUnavailable(GbenchError):
 
 class ModelContractError(GbenchError):
     """A candidate model does not follow the model contract."""
+
+
+class FoldPinMismatch(SpecError):
+    """A k-fold task's generated folds differ from the fingerprint its spec pins (`split.params.sha256`)."""

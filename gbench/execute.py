@@ -1,4 +1,4 @@
-"""Planning a sweep and running its jobs through an executor.
+"""Running a sweep's jobs through an executor (the jobs themselves are planned and checked in `gbench.sweep`).
 
 The sweep skips every job whose finished record exists, runs the rest, and writes each record as soon as its job
 ends, so a killed sweep loses at most the jobs in flight. Executors (gbench/executors/) only decide where
@@ -16,52 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gbench.errors import SpecError
-from gbench.jobs import Job, RunOptions
+from gbench.job import Job, RunOptions
 from gbench.results import FINAL_STATUSES, ResultStore, RunRecord
-from gbench.specs import ModelSpec, TaskSpec, has_model, load_model, model_names, resolve_model
-
-
-@dataclass
-class SweepPlan:
-    jobs: list[Job]
-    skipped_models: list[str] = field(default_factory=list)  # "model (level)" with no implementation at a level
-
-    def merged(self, other: SweepPlan) -> SweepPlan:
-        seen = {j.job_id for j in self.jobs}
-        jobs = self.jobs + [j for j in other.jobs if j.job_id not in seen]
-        return SweepPlan(jobs, self.skipped_models + [m for m in other.skipped_models if m not in self.skipped_models])
-
-
-def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[ModelSpec],
-               seeds: list[int] | None, overrides: dict | None = None, strict_models: bool = True) -> SweepPlan:
-    """Jobs for every (task, model, seed). A named model that exists at no level is an error; one that has no
-    implementation at a task's level is skipped for that task (and listed)."""
-    all_names = set(model_names())
-    for name in model_refs:
-        if name not in all_names and not name.endswith((".yaml", ".yml")):
-            import difflib
-
-            close = difflib.get_close_matches(name, sorted(all_names), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise SpecError(f"--models: unknown model '{name}'{hint}; known models: {', '.join(sorted(all_names))}.")
-    jobs: list[Job] = []
-    skipped: list[str] = []
-    for task in tasks:
-        specs: list[ModelSpec] = []
-        for name in model_refs:
-            if name.endswith((".yaml", ".yml")) or has_model(name, task.level):
-                specs.append(load_model(name, task.level))
-            elif f"{name} ({task.level})" not in skipped:
-                skipped.append(f"{name} ({task.level})")
-        specs.extend(c for c in candidates if c.level in ("any", task.level))
-        task_seeds = seeds if seeds is not None else list(range(task.protocol.seeds))
-        for spec in specs:
-            resolved = resolve_model(spec, task, overrides)
-            jobs.extend(Job(task, resolved, s) for s in task_seeds)
-    if strict_models and not jobs:
-        raise SpecError("nothing to run: no model given applies to the tasks' levels; see `gbench list models`.")
-    return SweepPlan(jobs=jobs, skipped_models=skipped)
 
 
 class Executor(Protocol):
@@ -77,12 +33,6 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def SequentialExecutor():  # noqa: N802 - the former name of the in-process executor
-    from gbench.executors.local import InProcessExecutor
-
-    return InProcessExecutor()
 
 
 @dataclass
@@ -115,7 +65,10 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
         for j in jobs:
             if j.job_id in done:
                 on_progress(j, None)
-    executor = executor or SequentialExecutor()
+    if executor is None:
+        from gbench.executors.local import InProcessExecutor
+
+        executor = InProcessExecutor()
     claims = ClaimBook(store.claims_dir)
     elsewhere: dict[str, Job] = {}
     in_flight: dict[str, Job] = {}

@@ -3,7 +3,8 @@
 The wrapper seeds, applies determinism settings, measures cost, and catches failures so that a failing job is
 recorded (failed / diverged / oom) instead of ending the sweep. Errors in gbench itself stay loud in the record's
 traceback text. A job needs nothing but itself and its `RunOptions` (both picklable): any executor can run it in
-any process, which loads the task's data itself.
+any process, which loads the task's data itself. `Job` and `RunOptions` live in `gbench.job` (the runners take
+them); they are importable from here too.
 """
 
 from __future__ import annotations
@@ -18,46 +19,20 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
-from gbench.data.staging import DataContext
 from gbench.errors import GbenchError
+from gbench.job import Job, RunOptions
 from gbench.results import Cost, RunRecord
-from gbench.specs import ReferenceSpec, ResolvedModel, TaskSpec, job_identity, stable_hash
+from gbench.specs import ReferenceSpec, stable_hash
+
+__all__ = ["Job", "RunOptions", "RUNNERS", "failure_record", "run_job", "worker_info"]
 
 RUNNERS: dict[str, str] = {
     "node": "gbench.train.node:run_node",
     "graph": "gbench.train.graph:run_graph",
     "link": "gbench.train.link:run_link",
 }
-
-
-@dataclass(frozen=True)
-class Job:
-    task: TaskSpec
-    model: ResolvedModel
-    seed: int
-
-    @property
-    def job_id(self) -> str:
-        return job_identity(self.task, self.model, self.seed)
-
-    @property
-    def label(self) -> str:
-        return f"{self.task.id} / {self.model.name} / seed {self.seed}"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How jobs run; none of this is part of a job's identity, all of it is recorded."""
-
-    device: str
-    deterministic: str
-    data: DataContext
-    command: str | None = None
-    threads: int | None = None  # torch intra-op threads per job; None keeps torch's default
-    executor: str = "in-process"  # recorded as provenance in `RunRecord.worker`, never part of a result
 
 
 def register_runner(level: str, target: str) -> None:

@@ -160,7 +160,7 @@ def environment(device: str) -> dict[str, Any]:
     """Versions and hardware behind a record; enough to tell two environments apart."""
     import torch
 
-    import gbench
+    from gbench._version import __version__
 
     env: dict[str, Any] = {
         "python": platform.python_version(),
@@ -172,52 +172,10 @@ def environment(device: str) -> dict[str, Any]:
         "ogb": _version("ogb"),
         "numpy": np.__version__,
         "scikit-learn": _version("scikit-learn"),
-        "gbench": gbench.__version__,
+        "gbench": __version__,
         "git_commit": git_commit(),
         "cuda": torch.version.cuda,
     }
     if device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return env
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Checking that a job is reproducible
-
-
-def compare_records(a, b) -> list[str]:
-    """Every difference in the results of two records of one job (metrics compared exactly, as floats)."""
-    diffs: list[str] = []
-    for name in ("status", "selected_epoch", "epochs_run", "num_params", "split_index"):
-        va, vb = getattr(a, name), getattr(b, name)
-        if va != vb:
-            diffs.append(f"{name}: {va!r} vs {vb!r}")
-    if a.val_loss != b.val_loss and not (a.val_loss != a.val_loss and b.val_loss != b.val_loss):
-        diffs.append(_float_diff("val_loss", a.val_loss, b.val_loss))
-    for split in sorted(set(a.metrics) | set(b.metrics)):
-        ma, mb = a.metrics.get(split, {}), b.metrics.get(split, {})
-        for metric in sorted(set(ma) | set(mb)):
-            va, vb = ma.get(metric), mb.get(metric)
-            if va != vb:
-                diffs.append(_float_diff(f"{split}.{metric}", va, vb))
-    return diffs
-
-
-def _float_diff(name: str, a: float | None, b: float | None) -> str:
-    if a is None or b is None:
-        return f"{name}: {a!r} vs {b!r}"
-    return f"{name}: {a!r} vs {b!r} (difference {abs(a - b):.3g})"
-
-
-def verify_job(job, opts, runs: int = 2):
-    """Run one job `runs` times in this process (the in-memory data cache cleared in between, so later runs load
-    the task from gbench's cache as a fresh worker would) and return (records, differences from the first)."""
-    from gbench.data import clear_memory_cache
-    from gbench.jobs import run_job
-
-    records = []
-    for _ in range(runs):
-        clear_memory_cache()
-        records.append(run_job(job, opts))
-    diffs = [f"run {i + 1}: {d}" for i, r in enumerate(records[1:], start=1) for d in compare_records(records[0], r)]
-    return records, diffs

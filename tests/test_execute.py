@@ -4,7 +4,16 @@ executor) gives the same records; failures end only their job; claims; determini
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -35,6 +44,53 @@ def results_of(recs):
              r.num_params, r.split_index) for r in recs]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def short_temp_dir() -> Path:
+    """Ray's temp folder holds its Unix sockets, whose paths must stay under ~107 characters."""
+    return Path(tempfile.mkdtemp(prefix="gbray", dir="/tmp"))
+
+
+@pytest.fixture
+def ray_head():
+    """A Ray head started by hand (`ray start --head`) on loopback, with token authentication, stopped by its PID
+    (and its process group) afterwards."""
+    pytest.importorskip("ray")
+    ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    if not Path(ray_bin).exists():
+        pytest.skip("the `ray` command is not installed beside this Python")
+    tmp, port, token = short_temp_dir(), free_port(), secrets.token_hex(16)
+    env = {**os.environ, "RAY_TMPDIR": str(tmp), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    log = open(tmp / "head.log", "w")
+    proc = subprocess.Popen([ray_bin, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
+                             "--node-ip-address", "127.0.0.1", "--include-dashboard", "false",
+                             "--disable-usage-stats"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while "block forever" not in (tmp / "head.log").read_text():
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.skip(f"ray start --head did not come up here: {(tmp / 'head.log').read_text()[-500:]}")
+            time.sleep(0.5)
+        yield SimpleNamespace(address=f"127.0.0.1:{port}", token=token, tmp=tmp)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # `ray start --block` stops the processes it started
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # anything of that head still alive
+        except ProcessLookupError:
+            pass
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture
 def task(tmp_path) -> Path:
     return tiny_task(tmp_path)
@@ -45,19 +101,25 @@ def sweep(task: Path, out: Path, *extra: str, models: str = "gcn,mlp", seeds: st
             "--threads", "1", "--device", "cpu", "--out", str(out), *extra]
 
 
-def test_local_pool_and_ray_give_the_records_of_the_in_process_run(cli, task, tmp_path):
+def test_local_pool_and_ray_give_the_records_of_the_in_process_run(cli, task, tmp_path, monkeypatch):
     inproc = cli(*sweep(task, tmp_path / "inproc", models="gcn"))
     assert inproc.code == 0, inproc
     pool = cli(*sweep(task, tmp_path / "pool", "--workers", "2", models="gcn"))
     assert pool.code == 0, pool
     assert "executor local, 2 at once" in pool.out
 
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # gbench starts Ray here itself, with the file of a head that died without `ray stop` in Ray's temp folder:
+    # a fresh local instance all the same, not an attempt to reach the dead one.
+    pytest.importorskip("ray")
+    ray_tmp = short_temp_dir()
+    (ray_tmp / "ray").mkdir()
+    (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a local instance would otherwise write ~/.ray/auth_token
     try:
         on_ray = cli(*sweep(task, tmp_path / "ray", "--executor", "ray", models="gcn"))
     finally:
-        ray.shutdown()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert on_ray.code == 0, on_ray
 
     base = records(tmp_path / "inproc")
@@ -81,6 +143,27 @@ def test_local_pool_and_ray_give_the_records_of_the_in_process_run(cli, task, tm
     for column in ("setup_s", "train_s", "eval_s", "s_per_epoch", "peak_memory_mb", "peak_memory_kind",
                    "num_params"):
         assert column in board.columns and board[column].notna().all(), column
+
+
+def test_an_external_ray_head_with_token_auth_gives_the_records_of_the_in_process_run(cli, ray_head, task, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    env.update(RAY_TMPDIR=str(ray_head.tmp), RAY_AUTH_TOKEN=ray_head.token, COLUMNS="200")
+    out = tmp_path / "ray"
+    args = [sys.executable, "-m", "gbench", *sweep(task, out, "--executor", "ray", "--address", ray_head.address,
+                                                   models="mlp")]
+    refused = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    said = " ".join(refused.stderr.split())
+    assert "cannot connect to a Ray cluster there" in said and "RAY_AUTH_MODE=token" in said
+    assert "Traceback" not in refused.stderr + refused.stdout and not ResultStore(out).record_paths()
+
+    ran = subprocess.run(args, env={**env, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True, timeout=300,
+                         cwd=REPO)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert cli(*sweep(task, tmp_path / "inproc", models="mlp")).code == 0
+    on_head = records(out)
+    assert len(on_head) == 2 and results_of(on_head) == results_of(records(tmp_path / "inproc"))
+    assert {r.worker["executor"] for r in on_head} == {"ray"}
 
 
 def test_slurm_executor_through_submitit_runs_the_same_jobs(cli, task, tmp_path, monkeypatch):
@@ -222,10 +305,11 @@ def test_claims_exclude_each_other_and_dead_holders_free_theirs(tmp_path):
 
 def test_a_job_claimed_by_another_sweep_is_waited_for_then_taken_over(task, tmp_path):
     from gbench.data.staging import DataContext
-    from gbench.execute import plan_sweep, run_sweep
     from gbench.claims import ClaimBook
-    from gbench.jobs import RunOptions
+    from gbench.execute import run_sweep
+    from gbench.job import RunOptions
     from gbench.specs import load_task, parse_assignments
+    from gbench.sweep import plan_sweep
 
     plan = plan_sweep([load_task(str(task))], ["mlp"], [], [0, 1, 2],
                       parse_assignments(["train.epochs=3"]))
@@ -355,10 +439,11 @@ def test_local_slots_take_the_visible_gpus_in_turn(monkeypatch):
 def test_a_record_written_by_its_worker_survives_the_driver_and_is_not_run_again(task, tmp_path):
     """Slurm workers write their own record (the driver on a login node may be gone by the time a job ends)."""
     from gbench.data.staging import DataContext
-    from gbench.execute import plan_sweep, run_sweep
+    from gbench.execute import run_sweep
     from gbench.executors.worker import execute
-    from gbench.jobs import RunOptions
+    from gbench.job import RunOptions
     from gbench.specs import load_task, parse_assignments
+    from gbench.sweep import plan_sweep
 
     job = plan_sweep([load_task(str(task))], ["mlp"], [], [0], parse_assignments(["train.epochs=3"])).jobs[0]
     opts = RunOptions(device="cpu", deterministic="strict", data=DataContext.from_env(), threads=1)

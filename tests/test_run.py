@@ -203,3 +203,62 @@ def test_gcn_on_cora_matches_kipf_and_welling(cli, shared_data, tmp_path):
     row = pd.read_csv(tmp_path / "leaderboard.csv").iloc[0]
     assert row["n_seeds"] == 10 and abs(row["mean"] - 0.815) <= 0.010, row["mean"]
     assert row["reference"] == 0.815
+
+
+def _no_records(out: Path) -> bool:
+    return not out.exists() or not ResultStore(out).record_paths()
+
+
+def test_typos_and_broken_candidates_stop_the_sweep_before_any_job(cli, tmp_path):
+    out = tmp_path / "out"
+    typo = cli("run", *FAST, "--models", "gcn,mlp", "--seeds", "2", "--set", "hiddn=3", "--out", out)
+    assert typo.code == 2 and "--set hiddn=3" in typo.err and "did you mean 'hidden'?" in typo.err, typo
+    assert "Traceback" not in typo.err + typo.out and _no_records(out)
+    group = cli("run", *FAST, "--models", "gcn", "--seeds", "1", "--set", "optim.weight_decy=0.1", "--out", out)
+    assert group.code == 2 and "optim has no setting 'weight_decy' (did you mean 'weight_decay'?)" in group.err
+    assert _no_records(out), group
+
+    syntax = tmp_path / "syntax.py"
+    syntax.write_text("def build(info:\n    return None\n")
+    bad_file = cli("run", *FAST, "--model", f"{syntax}:build", "--seeds", "1", "--out", out)
+    assert bad_file.code == 2 and "SyntaxError" in bad_file.err and _no_records(out), bad_file
+    missing = cli("run", *FAST, "--model", f"{tmp_path / 'broken.py'}:nothing", "--seeds", "1", "--out", out)
+    assert missing.code == 2 and "does not exist" in missing.err and _no_records(out), missing
+    src = tmp_path / "broken.py"
+    src.write_text(BROKEN)
+    no_factory = cli("run", *FAST, "--model", f"{src}:nothing", "--seeds", "1", "--out", out)
+    assert no_factory.code == 2 and "has no attribute 'nothing'" in no_factory.err and _no_records(out)
+
+    # A candidate spec whose hyperparameter its factory does not take: refused, naming the key and the spec.
+    spec = tmp_path / "cand.yaml"
+    spec.write_text(f"name: cand\nimplementation: {src}:build\nhparams: {{hidden: 8}}\n")
+    unaccepted = cli("run", *FAST, "--model", spec, "--seeds", "1", "--out", out)
+    assert unaccepted.code == 2 and "hyperparameter 'hidden'" in unaccepted.err and _no_records(out), unaccepted
+    assert "Traceback" not in "".join(r.err for r in (bad_file, missing, no_factory, unaccepted))
+
+
+def test_a_users_copy_of_a_kfold_task_is_checked_once_and_may_drop_the_pin(cli, shared_data, tmp_path):
+    import re
+
+    import yaml
+
+    spec = yaml.safe_load((REPO / "tasks" / "graph" / "mutag.yaml").read_text())
+    spec["id"], spec["dataset"]["name"] = "my-ptc", "PTC_MR"  # the pin is MUTAG's
+    pinned = spec["split"]["params"]["sha256"]
+    task = tmp_path / "my-ptc.yaml"
+    task.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    args = ["run", "--tasks", task, "--models", "wl-kernel", "--seeds", "2", "--data-root", shared_data,
+            "--threads", "1", "--out", out]
+    refused = cli(*args)
+    assert refused.code == 2 and _no_records(out), refused
+    err = " ".join(refused.err.split())
+    assert err.count("error:") == 1 and "drop the pin" in err and pinned in err
+    [used] = [h for h in re.findall(r"\b[0-9a-f]{64}\b", err) if h != pinned]  # the whole fingerprint
+
+    del spec["split"]["params"]["sha256"]
+    task.write_text(yaml.safe_dump(spec))
+    ran = cli(*args)
+    assert ran.code == 0, ran
+    recs = records(out)
+    assert len(recs) == 2 and {r.extra["data"]["fold_sha256"] for r in recs} == {used}

@@ -9,7 +9,9 @@ them from `seed` with scikit-learn (`StratifiedKFold(shuffle=True, random_state=
 
 `FOLDS_VERSION` names this procedure. A task spec may pin its folds with `split.params.sha256` (the
 `fold_fingerprint` of the assignment); the loader refuses to run when the generated folds differ (say a
-scikit-learn release changed its shuffling), instead of silently producing numbers on other folds.
+scikit-learn release changed its shuffling), instead of silently producing numbers on other folds. The pin is
+optional: a task without one runs on the folds its seed gives, and the loader reports their fingerprint
+(`info['fold_sha256']`, kept in every record).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gbench.errors import SpecError
+from gbench.errors import FoldPinMismatch, SpecError
 
 FOLDS_VERSION = "stratified-kfold-holdout-v1"
 FOLD_PARAMS = {"folds", "seed", "val_fraction", "stratify", "sha256"}
@@ -73,7 +75,10 @@ def splits_from_spec(task, y: np.ndarray, stratify: bool = True) -> list[dict[st
                           stratify=bool(params.get("stratify", stratify)))
     pinned = params.get("sha256")
     if pinned is not None and fold_fingerprint(splits) != pinned:
-        raise SpecError(f"task '{task.id}': the generated folds (fingerprint {fold_fingerprint(splits)[:16]}...) "
-                        f"differ from split.params.sha256 ({str(pinned)[:16]}...): the data or scikit-learn's "
-                        "shuffling changed; bump the task version and pin the new fingerprint.")
+        raise FoldPinMismatch(
+            f"task '{task.id}': the generated folds, fingerprint {fold_fingerprint(splits)}, differ from "
+            f"split.params.sha256 {pinned}; a task of your own may drop the pin (it then runs on these folds, and "
+            "every record keeps their fingerprint in extra.data.fold_sha256) or pin the value above, while for a "
+            "catalog task it means the data or scikit-learn's shuffling changed: bump its version and pin the new "
+            "fingerprint.")
     return splits

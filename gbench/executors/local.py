@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gbench.executors.worker import receive, send
-from gbench.jobs import Job, RunOptions, failure_record, run_job
+from gbench.job import Job, RunOptions
+from gbench.jobs import failure_record, run_job
 from gbench.results import RunRecord
 
 

@@ -13,7 +13,8 @@ import os
 from dataclasses import replace
 
 from gbench.errors import GbenchError
-from gbench.jobs import Job, RunOptions, failure_record
+from gbench.job import Job, RunOptions
+from gbench.jobs import failure_record
 from gbench.results import RunRecord
 
 
@@ -21,6 +22,37 @@ def _ray_job(job, opts, cwd):
     from gbench.executors.worker import execute
 
     return execute(job, opts, cwd)
+
+
+TOKEN_HINT = ("a cluster started by hand with `ray start --head` may use token authentication, which a client uses "
+              "only with RAY_AUTH_MODE=token set in its environment (and the cluster's token in ~/.ray/auth_token, "
+              "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+
+
+def _connect(ray, address: str | None) -> None:
+    """Connect to the cluster at `address`, or start a Ray instance on this machine only (loopback) for this sweep.
+
+    Without an address Ray would first look for the last cluster `ray start` made (the `ray_current_cluster` file
+    in Ray's temp folder), which outlives a head that died without `ray stop`; `address="local"` always starts a
+    fresh one instead."""
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(address="local", include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    except ConnectionError as e:
+        if not address:
+            raise GbenchError(f"--executor ray: cannot start Ray on this machine ({e}); check `ray status` and "
+                              "Ray's logs, or use --executor local.") from None
+        token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+        hint = "" if token else f"; {TOKEN_HINT}"
+        raise GbenchError(f"--address {address}: cannot connect to a Ray cluster there ({e}){hint}; otherwise start "
+                          "one with `ray start --head`, or leave --address out to start Ray here.") from None
+    except ValueError as e:  # a malformed address
+        raise GbenchError(f"--address {address}: {e}; give host:port of a Ray head, e.g. 10.0.0.5:6379.") from None
+    except ray.exceptions.AuthenticationError as e:
+        raise GbenchError(f"--address {address}: Ray's token authentication failed ({e}); give this client the "
+                          "cluster's token in ~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH.") from None
 
 
 class RayExecutor:
@@ -34,14 +66,7 @@ class RayExecutor:
         self._ray = ray
         self._owns = False
         if not ray.is_initialized():
-            try:
-                if address:
-                    ray.init(address=address, log_to_driver=False)
-                else:  # a Ray instance on this machine only (loopback), for this sweep
-                    ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-            except ConnectionError as e:
-                raise GbenchError(f"--address {address}: cannot connect to a Ray cluster there ({e}); start one "
-                                  "with `ray start --head` or leave --address out to start Ray here.") from None
+            _connect(ray, address)
             self._owns = True
         self._remote = ray.remote(_ray_job).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)
         resources = ray.cluster_resources()

@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from gbench.errors import GbenchError
-from gbench.jobs import Job, RunOptions, failure_record
+from gbench.job import Job, RunOptions
+from gbench.jobs import failure_record
 from gbench.results import RunRecord
 
 

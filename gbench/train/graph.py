@@ -24,7 +24,7 @@ from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer
 from gbench.train.loop import Evaluation, fit
 
 if TYPE_CHECKING:
-    from gbench.jobs import Job, RunOptions
+    from gbench.job import Job, RunOptions
 
 DEFAULT_BATCH_SIZE = 128
 

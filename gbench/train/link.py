@@ -35,7 +35,7 @@ from gbench.train.base import Outcome, make_optimizer, task_metrics, train_setti
 from gbench.train.loop import Evaluation, fit
 
 if TYPE_CHECKING:
-    from gbench.jobs import Job, RunOptions
+    from gbench.job import Job, RunOptions
 
 DEFAULT_BATCH_SIZE = 65536
 DEFAULT_EVAL_BATCH_SIZE = 65536

@@ -1,0 +1,110 @@
+"""Every command, given wrong arguments, ends in one clear sentence and exit code 2 (1 where a check ran and
+failed), never in a Python traceback."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+WRONG: list = [
+    # (arguments, exit code, what the message must say)
+    (["run", "--no-such-flag"], 2, "No such option: --no-such-flag"),
+    (["run", "--seeds", "abc"], 2, "--seeds 'abc'"),
+    (["run", "--seeds", "0"], 2, "at least 1"),
+    (["run", "--workers", "abc"], 2, "Invalid value for '--workers'"),
+    (["run", "--workers", "0", "--tasks", "sbm-node"], 2, "--workers 0"),
+    (["run", "--threads", "0", "--tasks", "sbm-node"], 2, "--threads 0"),
+    (["run", "--device", "tpu", "--tasks", "sbm-node"], 2, "--device 'tpu'"),
+    (["run", "--deterministic", "maybe", "--tasks", "sbm-node"], 2, "--deterministic 'maybe'"),
+    (["run", "--executor", "dask", "--tasks", "sbm-node"], 2, "--executor 'dask'"),
+    (["run", "--tasks", "sbm-node", "--address", "x"], 2, "--address, --partition and --time"),
+    (["run", "--tasks", "cora", "--suite", "default"], 2, "either --suite or --tasks"),
+    (["run", "--tasks", "nope"], 2, "unknown task 'nope'"),
+    (["run", "--tasks", "/nonexistent/task.yaml"], 2, "cannot be read"),
+    (["run", "--suite", "nope"], 2, "unknown suite 'nope'"),
+    (["run", "--tasks", "sbm-node", "--models", "gcnn"], 2, "did you mean 'gcn'?"),
+    (["run", "--tasks", "sbm-node", "--set", "hidden"], 2, "expected KEY=VALUE"),
+    (["run", "--tasks", "sbm-node", "--set", "=3"], 2, "key before '=' is empty"),
+    (["run", "--tasks", "sbm-node", "--set", "optimm.lr=0.1"], 2, "group 'optimm'"),
+    (["run", "--tasks", "sbm-node", "--model", "nocolon"], 2, "--model 'nocolon'"),
+    (["run", "--tasks", "sbm-node", "--model", "/nonexistent/model.py:build"], 2, "does not exist"),
+    (["run", "--tasks", "sbm-node", "--models", "mlp", "--out", "/proc/gbench-results"], 2,
+     "--out /proc/gbench-results: cannot create"),
+    pytest.param(["run", "--tasks", "sbm-node", "--models", "mlp", "--executor", "ray", "--address", "nonsense"], 2,
+                 "--address nonsense", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                                                                reason="Ray is not installed")),
+    (["list"], 2, "Missing argument"),
+    (["list", "things"], 2, "choose tasks, models or suites"),
+    (["show", "nope"], 2, "unknown task 'nope'"),
+    (["show", "/nonexistent/task.yaml"], 2, "cannot be read"),
+    (["check-model"], 2, "Missing argument"),
+    (["check-model", "gbench.models.node:gcn", "--level", "nodes"], 2, "--level 'nodes'"),
+    (["check-model", "/nonexistent/model.py:build"], 1, "does not exist"),
+    (["compare", "/nonexistent/a", "/nonexistent/b"], 2, "does not exist"),
+    (["compare", "/nonexistent/a"], 2, "give a CANDIDATE"),
+    (["compare", "a", "b", "--format", "xml"], 2, "--format 'xml'"),
+    (["compare", "a", "b", "--alpha", "2"], 2, "--alpha 2"),
+    (["compare", "a", "b", "--correction", "bonferroni"], 2, "--correction 'bonferroni'"),
+    (["compare", "a", "b", "--min-seeds", "x"], 2, "Invalid value for '--min-seeds'"),
+    (["publish", "/nonexistent/results"], 2, "Missing option '--name'"),
+    (["publish", "/nonexistent/results", "--name", "x"], 2, "no records/ folder"),
+    (["plot", "/nonexistent/results"], 2, "give a results directory"),
+    (["plot", "/nonexistent/results", "--kind", "pie"], 2, "--kind 'pie'"),
+    (["verify", "sbm-node"], 2, "Missing argument"),
+    (["verify", "sbm-node", "gcn", "--runs", "1"], 2, "--runs 1"),
+    (["verify", "sbm-node", "gcn", "--seed", "abc"], 2, "Invalid value for '--seed'"),
+    (["verify", "sbm-node", "gcn", "--set", "hiddn=3"], 2, "did you mean 'hidden'?"),
+    (["results", "verify", "/nonexistent/results"], 2, "no records/ folder"),
+    (["results", "bogus"], 2, "No such command 'bogus'"),
+    (["bogus"], 2, "No such command 'bogus'"),
+]
+
+
+def _commands() -> list[str]:
+    """Every command and subcommand `gbench --help` lists, as 'run' or 'results verify'."""
+    import typer
+
+    from gbench.cli import app
+
+    def walk(group, prefix: str) -> list[str]:
+        names = []
+        for name, command in sorted(group.commands.items()):
+            if hasattr(command, "commands"):
+                names += walk(command, f"{prefix}{name} ")
+            else:
+                names.append(prefix + name)
+        return names
+
+    return walk(typer.main.get_command(app), "")
+
+
+def _one_clear_error(result, code: int, says: str) -> None:
+    text = result.out + result.err
+    assert result.code == code, result
+    assert "Traceback" not in text, result
+    assert says in " ".join(text.split()), result
+
+
+def _args(case) -> list[str]:
+    return case.values[0] if hasattr(case, "values") else case[0]
+
+
+@pytest.mark.parametrize("args,code,says", WRONG, ids=[" ".join(_args(c)) for c in WRONG])
+def test_wrong_arguments_give_one_sentence_and_no_traceback(cli, args, code, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths such as 'a' and 'b' name nothing; results go here
+    _one_clear_error(cli(*args), code, says)
+
+
+def test_every_command_refuses_an_unknown_option_without_a_traceback(cli):
+    commands = _commands()
+    assert {"run", "list", "show", "check-model", "compare", "publish", "plot", "verify",
+            "results verify"} <= set(commands)
+    for command in commands:
+        _one_clear_error(cli(*command.split(), "--no-such-flag"), 2, "No such option: --no-such-flag")
+
+
+def test_every_command_has_a_wrong_value_case_above():
+    covered = {" ".join(a[:2]) if a[0] == "results" else a[0] for a in map(_args, WRONG)}
+    missing = [c for c in _commands() if c not in covered and c != "schema"]  # schema: its own tests
+    assert not missing, f"add a wrong-argument case for: {missing}"
