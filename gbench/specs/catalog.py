@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,36 +17,18 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gbench.errors import SpecError
+from gbench.specs.problems import allowed_fields
 from gbench.specs.schema import ModelSpec, SuiteSpec, TaskSpec
 
 # ---------------------------------------------------------------------------------------------------------------
 # Error reporting
 
 
-def _inner_model(annotation: Any) -> Any:
-    """The model class inside `X`, `X | None`, `list[X]` or `dict[str, X]` (list indices and dict keys are
-    skipped by the caller's loc walk only where the annotation is the model itself)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        inner = _inner_model(arg)
-        if inner is not None:
-            return _Container(inner) if typing.get_origin(annotation) in (list, dict) else inner
-    return None
-
-
-class _Container:
-    """Marks a list or dict of models: the next loc part is an index or key, the one after it a field."""
-
-    def __init__(self, model: type[BaseModel]) -> None:
-        self.model = model
-
-
 def _describe(model: Any, e: dict[str, Any]) -> str:
     loc = tuple(e["loc"])
     kind = e["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed(model, loc[:-1]) or []
+        allowed = allowed_fields(model, loc[:-1]) or []
         close = difflib.get_close_matches(str(loc[-1]) if loc else "", allowed, n=1)
         text = "is not a known field"
         if allowed:
@@ -65,25 +46,6 @@ def _describe(model: Any, e: dict[str, Any]) -> str:
     if kind != "gbench" and "input" in e and not isinstance(e["input"], dict):
         return f"{msg} (got {_short(e['input'])})"
     return msg
-
-
-def _allowed(model: Any, loc: tuple[Any, ...]) -> list[str] | None:
-    current: Any = model
-    parts = list(loc)
-    while parts:
-        if isinstance(current, _Container):
-            parts.pop(0)
-            current = current.model
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(parts.pop(0)))
-        if field is None:
-            return None
-        current = _inner_model(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return None
 
 
 def _short(value: Any) -> str:

@@ -59,26 +59,26 @@ class PygNodeParams(GraphPrepParams):
 class SBMParams(Params):
     """A degree-corrected stochastic block model graph with class-dependent Gaussian features (gbench.data.synthetic)."""
 
-    num_nodes: int = Field(default=2000, ge=2)
-    num_classes: int = Field(default=4, ge=1)
-    avg_degree: float = Field(default=8.0, gt=0)
+    num_nodes: int = Field(default=2000, ge=2, description="nodes of the graph")
+    num_classes: int = Field(default=4, ge=1, description="blocks, one class each")
+    avg_degree: float = Field(default=8.0, gt=0, description="mean degree (edges are drawn, then deduplicated)")
     homophily: float = Field(default=0.7, ge=0, le=1, description="share of edges inside a class")
     degree_exponent: float | None = Field(default=2.5, gt=1, description="Pareto exponent of the degree weights; "
                                           "null: equal weights")
-    feature_dim: int = Field(default=32, ge=1)
+    feature_dim: int = Field(default=32, ge=1, description="node feature width")
     feature_signal: float = Field(default=0.3, ge=0, description="scale of the class centres against unit noise")
-    seed: int = 0
+    seed: int = Field(default=0, description="numpy PCG64 seed of the graph")
 
 
 class MotifParams(Params):
     """Coloured Erdős-Rényi graphs labelled by a colour-pair edge share (gbench.data.synthetic_graphs)."""
 
-    num_graphs: int = Field(default=400, ge=2)
-    min_nodes: int = Field(default=8, ge=2)
-    max_nodes: int = Field(default=20, ge=2)
-    avg_degree: float = Field(default=3.0, gt=0)
-    colours: int = Field(default=3, ge=2)
-    seed: int = 0
+    num_graphs: int = Field(default=400, ge=2, description="graphs generated")
+    min_nodes: int = Field(default=8, ge=2, description="fewest nodes of a graph")
+    max_nodes: int = Field(default=20, ge=2, description="most nodes of a graph")
+    avg_degree: float = Field(default=3.0, gt=0, description="mean degree of the Erdős-Rényi graphs")
+    colours: int = Field(default=3, ge=2, description="node colours (one-hot features)")
+    seed: int = Field(default=0, description="numpy PCG64 seed of the dataset")
 
     @model_validator(mode="after")
     def _range(self) -> MotifParams:
@@ -114,11 +114,11 @@ class ScaleSplitSize(Params):
 class StructureSplits(Params):
     """The five splits of a structural-abstraction task; the node ranges grow from in- to far-out-of-distribution."""
 
-    train: ScaleSplitSize
-    val: ScaleSplitSize
-    test_id: ScaleSplitSize
-    test_near_ood: ScaleSplitSize
-    test_far_ood: ScaleSplitSize
+    train: ScaleSplitSize = Field(description="training graphs")
+    val: ScaleSplitSize = Field(description="validation graphs (selection)")
+    test_id: ScaleSplitSize = Field(description="test graphs of the training sizes")
+    test_near_ood: ScaleSplitSize = Field(description="test graphs somewhat larger")
+    test_far_ood: ScaleSplitSize = Field(description="test graphs much larger")
 
 
 class StructureParams(Params):
@@ -126,8 +126,8 @@ class StructureParams(Params):
 
     task: Literal["topology", "symmetry", "spectral_gap", "bridges"] | None = Field(
         default=None, description="which property is labelled; derived from dataset.name, so leave it out")
-    seed: int = 0
-    splits: StructureSplits
+    seed: int = Field(default=0, description="seed of every graph's own numpy stream")
+    splits: StructureSplits = Field(description="graph counts and node ranges per split")
     bases: Literal["real", "synthetic"] = Field(default="synthetic", description="symmetry: base graphs from MUTAG "
                                                 "and Cora in the data root, or generated")
     asymmetric_swap_share: float = Field(default=0.5, ge=0, le=1, description="symmetry: share of asymmetric "
@@ -186,7 +186,7 @@ class RandomSplitParams(Params):
     val: float = Field(gt=0, lt=1, description="fraction for validation; the rest is the test set")
     num_splits: int | None = Field(default=None, ge=1, description="number of splits (default 10 for nodes, "
                                    "1 for graphs)")
-    seed: int = 0
+    seed: int = Field(default=0, description="seed of the first split")
 
 
 class RandomEdgeSplitParams(Params):
@@ -194,7 +194,7 @@ class RandomEdgeSplitParams(Params):
 
     val: float = Field(gt=0, lt=1, description="fraction of the edges for validation")
     test: float = Field(gt=0, lt=1, description="fraction of the edges for testing")
-    seed: int = 0
+    seed: int = Field(default=0, description="seed of the edge split and its negatives")
     neg_ratio: float = Field(default=1.0, gt=0, description="negatives per positive for val and test")
 
 
@@ -206,8 +206,8 @@ class OfficialLinkSplitParams(Params):
 class KFoldParams(Params):
     """Stratified k-fold outer splits with an inner hold-out for selection (gbench.data.folds)."""
 
-    folds: int = Field(default=10, ge=2)
-    seed: int = 0
+    folds: int = Field(default=10, ge=2, description="outer folds")
+    seed: int = Field(default=0, description="StratifiedKFold random_state; fold k's hold-out uses seed + k")
     val_fraction: float = Field(default=0.1, gt=0, lt=1, description="hold-out of each training part")
     stratify: bool | None = Field(default=None, description="stratify by class (default: true for classification)")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="fingerprint of the folds "

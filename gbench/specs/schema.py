@@ -10,17 +10,16 @@ one block do not wait for another block to be valid.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from gbench.errors import GbenchError
 from gbench.metrics import is_ogb_dataset, metric_direction
 from gbench.specs.params import (NEUTRAL_HPARAMS, OFFICIAL_SPLIT_NAME, PROTOCOL_PARAMS, SOURCE_PARAMS, SPLIT_PARAMS,
-                                 TRANSFORM_PARAMS, identity_excluded, transform_fields)
+                                 identity_excluded)
+from gbench.specs.problems import as_problems, check_params, problem, reraise, transform_problems, unknown_name
 
 Level = Literal["node", "link", "graph"]
 Target = Literal["multiclass", "binary", "multilabel", "regression"]
@@ -29,66 +28,6 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Problems: pydantic error entries built by hand, so that checks outside pydantic's own land in the same report
-
-
-def problem(loc: tuple[Any, ...], message: str, value: Any = None, kind: str = "gbench") -> dict[str, Any]:
-    """One problem at `loc`, its message kept verbatim (no context is given, so braces are not formatted)."""
-    return {"type": PydanticCustomError(kind, message), "loc": loc, "input": value}
-
-
-def reraise(title: str, problems: list[dict[str, Any]]) -> None:
-    if problems:
-        raise ValidationError.from_exception_data(title, problems)
-
-
-def as_problems(err: ValidationError, prefix: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    """A ValidationError's entries, re-rooted under `prefix`, with pydantic's messages kept."""
-    out = []
-    for e in err.errors():
-        kind = e["type"]
-        if kind in ("missing", "extra_forbidden"):
-            out.append({"type": kind, "loc": (*prefix, *e["loc"]), "input": e.get("input")})
-        else:
-            out.append(problem((*prefix, *e["loc"]), e["msg"], e.get("input"), kind))
-    return out
-
-
-def check_params(model: type[BaseModel], data: Any, prefix: tuple[Any, ...], what: str) -> list[dict[str, Any]]:
-    """Problems of a free-form `params` mapping against its params model; unknown keys get the allowed list."""
-    if data is None:
-        data = {}
-    try:
-        model.model_validate(data)
-        return []
-    except ValidationError as err:
-        out = []
-        for e in err.errors():
-            if e["type"] == "extra_forbidden" and len(e["loc"]) == 1:
-                key = str(e["loc"][0])
-                allowed = list(model.model_fields)
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                out.append(problem((*prefix, *e["loc"]), f"is not a parameter of {what}; allowed: "
-                                   f"{', '.join(allowed) or 'none'}{hint}", e.get("input")))
-            else:
-                out.extend(as_problems(ValidationError.from_exception_data(err.title, [_entry(e)]), prefix))
-        return out
-
-
-def _entry(e: dict[str, Any]) -> dict[str, Any]:
-    if e["type"] in ("missing", "extra_forbidden"):
-        return {"type": e["type"], "loc": e["loc"], "input": e.get("input")}
-    return problem(e["loc"], e["msg"], e.get("input"), e["type"])
-
-
-def _unknown_name(kind: str, name: Any, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(name), known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"is not a known {kind}{hint}; known: {', '.join(sorted(known))}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,7 +62,7 @@ class DatasetSpec(_Strict):
         if isinstance(data, dict) and isinstance(data.get("source"), str):
             source = data["source"]
             if source not in SOURCE_PARAMS:
-                problems.append(problem(("source",), _unknown_name("data source", source, list(SOURCE_PARAMS)),
+                problems.append(problem(("source",), unknown_name("data source", source, list(SOURCE_PARAMS)),
                                         source))
             elif isinstance(data.get("params", {}), dict):
                 problems.extend(check_params(SOURCE_PARAMS[source], data.get("params"), ("params",),
@@ -148,7 +87,7 @@ class MetricSpec(_Strict):
 
     name: str = Field(description="metric name: accuracy, roc_auc, mae, mse, f1_macro (sklearn); acc, rocauc, "
                       "ap, rmse, F1, mrr, hits@K (ogb)")
-    evaluator: Literal["sklearn", "ogb"] = "sklearn"
+    evaluator: Literal["sklearn", "ogb"] = Field(default="sklearn", description="who computes it")
     dataset: str | None = Field(default=None, description="OGB dataset whose evaluator to use (evaluator: ogb); "
                                 "filled from dataset.name when that is an OGB dataset; omit for metrics OGB "
                                 "computes alike for every dataset (acc, rocauc, rmse, ...)")
@@ -175,16 +114,16 @@ class MetricSpec(_Strict):
 
 
 class OptimSpec(_Strict):
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: Literal["adam", "adamw", "sgd"] = Field(default="adam", description="torch.optim optimizer")
     lr: float = Field(gt=0, description="learning rate")
-    weight_decay: float = Field(default=0.0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0, description="L2 penalty (decoupled for adamw)")
 
 
 class ProtocolSpec(_Strict):
     """How a model is trained and selected. Model specs may override epochs, patience and batch size."""
 
     seeds: int = Field(default=10, ge=1, description="seeds 0..seeds-1 unless --seeds says otherwise")
-    epochs: int = Field(ge=1)
+    epochs: int = Field(ge=1, description="most epochs a model trains")
     patience: int | None = Field(default=None, ge=1, description="evaluations without improvement before stopping")
     monitor: Literal["val_metric", "val_loss", "val_loss_and_metric"] = Field(
         default="val_metric",
@@ -201,11 +140,11 @@ class ProtocolSpec(_Strict):
 class ReferenceSpec(_Strict):
     """A published number for (this task, a model), in the unit the metric is stored in."""
 
-    value: float
-    std: float | None = None
+    value: float = Field(description="published mean")
+    std: float | None = Field(default=None, description="published std")
     n: int | None = Field(default=None, description="number of runs behind the published mean")
     source: str = Field(description="where the number is published")
-    note: str | None = None
+    note: str | None = Field(default=None, description="how the published setting differs, if it does")
 
 
 class TaskSpec(_Strict):
@@ -214,15 +153,15 @@ class TaskSpec(_Strict):
     id: str = Field(description="lowercase letters, digits, '-', '_' or '.'")
     version: int = Field(default=1, ge=1, description="bump whenever a change could alter numbers; required in "
                          "the catalog, 1 when a user's own task leaves it out")
-    level: Level
+    level: Level = Field(description="node, link or graph prediction")
     family: str | None = Field(default=None, description="e.g. 'structure' for structural-abstraction tasks")
-    description: str
-    dataset: DatasetSpec
-    split: SplitSpec
-    target: Target
+    description: str = Field(description="what the task is and whose protocol it follows, for a reader")
+    dataset: DatasetSpec = Field(description="where the data comes from")
+    split: SplitSpec = Field(description="how it is split")
+    target: Target = Field(description="what kind of label the model predicts")
     metric: MetricSpec = Field(description="the headline metric; selection uses it on the validation split")
     extra_metrics: list[MetricSpec] = Field(default_factory=list, description="reported beside the headline one")
-    protocol: ProtocolSpec
+    protocol: ProtocolSpec = Field(description="how models are trained and selected")
     reference: dict[str, ReferenceSpec] = Field(default_factory=dict, description="model name -> published number")
     deviations: list[str] = Field(default_factory=list, description="where this task differs from the source")
     requires: list[str] = Field(default_factory=list, description="pip extras this task needs")
@@ -302,12 +241,12 @@ def _is_ogb(name: str) -> bool:
 def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
     """`split.params` and `protocol.params` against the models of their kind and the task's level."""
     level = data.get("level")
-    if level not in PROTOCOL_PARAMS:
+    if not isinstance(level, str) or level not in PROTOCOL_PARAMS:
         return []
     out: list[dict[str, Any]] = []
     split = data.get("split")
-    if isinstance(split, dict) and split.get("kind") in SPLIT_PARAMS and isinstance(split.get("params", {}), dict):
-        kind = split["kind"]
+    kind = split.get("kind") if isinstance(split, dict) else None
+    if isinstance(kind, str) and kind in SPLIT_PARAMS and isinstance(split.get("params", {}), dict):
         out += check_params(SPLIT_PARAMS[kind][level], split.get("params"), ("split", "params"),
                             f"split kind '{kind}' at level {level}")
     protocol = data.get("protocol")
@@ -321,40 +260,20 @@ def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 # Model spec
 
 
-def transform_problems(items: Any, prefix: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """Each `name:arg:...` transform against its params model."""
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(items if isinstance(items, list) else []):
-        if not isinstance(item, str):
-            continue
-        name = item.split(":")[0]
-        if name not in TRANSFORM_PARAMS:
-            out.append(problem((*prefix, i), _unknown_name("transform", name, list(TRANSFORM_PARAMS))
-                               + " (e.g. lap_pe:16)", item))
-            continue
-        try:
-            _, values = transform_fields(item)
-        except ValueError as e:
-            out.append(problem((*prefix, i), str(e), item))
-            continue
-        out += check_params(TRANSFORM_PARAMS[name], values, (*prefix, i), f"transform '{name}'")
-    return out
-
-
 class LRScheduleSpec(_Strict):
     """A learning-rate schedule stepped once per epoch: 'step' multiplies the rate by `gamma` every `step_size`
     epochs (torch's StepLR; e.g. Xu et al.'s and Errica et al.'s GIN halve it every 50)."""
 
-    name: Literal["step"]
-    step_size: int = Field(ge=1)
-    gamma: float = Field(gt=0, le=1)
+    name: Literal["step"] = Field(description="the schedule")
+    step_size: int = Field(ge=1, description="epochs between decays")
+    gamma: float = Field(gt=0, le=1, description="factor applied at each decay")
 
 
 class TrainSpec(_Strict):
     """A model's own training schedule, where its paper fixes one (e.g. GAT's 1000 epochs with patience 100)."""
 
-    epochs: int | None = Field(default=None, ge=1)
-    patience: int | None = Field(default=None, ge=1)
+    epochs: int | None = Field(default=None, ge=1, description="replaces protocol.epochs")
+    patience: int | None = Field(default=None, ge=1, description="replaces protocol.patience")
     batch_size: int | None = Field(default=None, ge=0, description="0: full batch, overriding the task")
     grad_clip: float | None = Field(default=None, gt=0, description="max gradient norm")
     lr_schedule: LRScheduleSpec | None = Field(default=None, description="none: a constant learning rate")
@@ -363,7 +282,7 @@ class TrainSpec(_Strict):
 class ModelOverride(_Strict):
     """Settings of a model for one task, applied over the model's own."""
 
-    hparams: dict[str, Any] = Field(default_factory=dict)
+    hparams: dict[str, Any] = Field(default_factory=dict, description="replaces the model's hparams of the same name")
     optim: dict[str, Any] = Field(default_factory=dict, description="fields of OptimSpec")
     train: dict[str, Any] = Field(default_factory=dict, description="fields of TrainSpec")
     transforms: list[str] | None = Field(default=None, description="replaces the model's transforms")
@@ -378,13 +297,13 @@ class ModelOverride(_Strict):
 class ModelSpec(_Strict):
     """A model: one YAML file under baselines/ (or a user's candidate)."""
 
-    name: str
-    level: Level | Literal["any"] = "any"
+    name: str = Field(description="letters, digits, '-', '_', '.', ':' or '+'; unique per level")
+    level: Level | Literal["any"] = Field(default="any", description="the task level it is for")
     implementation: str = Field(description="'package.module:factory' or 'path/to/file.py:factory'")
-    description: str = ""
+    description: str = Field(default="", description="what the model is, with its paper")
     hparams: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the factory")
     optim: OptimSpec | None = Field(default=None, description="none: the task protocol's optimizer")
-    train: TrainSpec = Field(default_factory=TrainSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec, description="the model's own training schedule")
     transforms: list[str] = Field(default_factory=list, description="input transforms the model needs, e.g. "
                                   "lap_pe:16 (see the transform tables)")
     sources: dict[str, str] = Field(default_factory=dict, description="hyperparameter or group -> where it comes "
@@ -429,20 +348,20 @@ class ModelSpec(_Strict):
 class SuiteGroup(_Strict):
     """Tasks run with the same models and seeds."""
 
-    tasks: list[str]
-    models: list[str]
+    tasks: list[str] = Field(description="task ids or task YAML paths")
+    models: list[str] = Field(description="model names or model YAML paths")
     seeds: int | None = Field(default=None, ge=1, description="None: each task's protocol.seeds")
 
 
 class SuiteSpec(_Strict):
     """A named sweep: either one group (`tasks`, `models`, `seeds`) or several `groups` (one per family)."""
 
-    id: str
-    description: str = ""
-    tasks: list[str] = Field(default_factory=list)
-    models: list[str] = Field(default_factory=list)
-    seeds: int | None = Field(default=None, ge=1)
-    groups: list[SuiteGroup] = Field(default_factory=list)
+    id: str = Field(description="the name `gbench run --suite` takes")
+    description: str = Field(default="", description="what the suite is for")
+    tasks: list[str] = Field(default_factory=list, description="one group's tasks")
+    models: list[str] = Field(default_factory=list, description="one group's models")
+    seeds: int | None = Field(default=None, ge=1, description="one group's seeds")
+    groups: list[SuiteGroup] = Field(default_factory=list, description="several groups instead")
 
     @model_validator(mode="after")
     def _one_form(self) -> SuiteSpec:
