@@ -41,7 +41,7 @@ def test_catalog_loads_every_spec():
         ({"metric": {"name": "mae", "higher_is_better": True}}, "metric.higher_is_better", "higher_is_better: false"),
         ({"version": 0}, "version", "greater than or equal to 1"),
         ({"id": "Has Space"}, "id", "lowercase"),
-        ({"split": {"kind": "public"}}, "split.kind", "'official', 'random'"),
+        ({"split": {"kind": "public"}}, "split.kind", "must be 'official' for a dataset's own split"),
     ],
 )
 def test_malformed_task_names_file_and_field(tmp_path, changes, field, words):

@@ -81,6 +81,13 @@ class SplitSpec(_Strict):
     test_splits: list[str] = Field(default_factory=lambda: ["test"], description="evaluation splits reported on "
                                    "the leaderboard; the first is the headline number")
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _one_official_kind(cls, v: Any) -> Any:
+        if v == "public":
+            raise ValueError("must be 'official' for a dataset's own split (Planetoid's public split included)")
+        return v
+
 
 class MetricSpec(_Strict):
     """One metric, computed by a named evaluator (`ogb.Evaluator` or scikit-learn), never by hand."""
