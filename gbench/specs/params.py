@@ -12,6 +12,7 @@ device for evaluation, a batch size of evaluation without gradients); the job id
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -164,15 +165,30 @@ SOURCE_PARAMS: dict[str, type[Params]] = {
 OFFICIAL_SPLIT_NAME: dict[str, str] = {"planetoid": "public"}
 
 
+class FreeParams(Params):
+    """A plug-in's parameters without a declared model: any keys, checked by the plug-in's own code."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
 def register_source_params(source: str, model: type[Params] | None = None) -> None:
-    """Declare a plug-in data source (and, optionally, its params model) so that specs naming it load."""
+    """Declare a data source added at run time (and, optionally, its params model) so that specs naming it load."""
     SOURCE_PARAMS[source] = model or FreeParams
 
 
-class FreeParams(Params):
-    """A plug-in source without a declared params model: any keys, checked by its loader."""
+def plugin_params(table: dict[str, type[Params]], group: str, name: str) -> type[Params] | None:
+    """The params model of `name` in `table`; for a name a installed package declares in the entry-point `group`
+    (e.g. gbench.sources), FreeParams; else None."""
+    if name in table:
+        return table[name]
+    return FreeParams if name in _entry_point_names(group) else None
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+
+@functools.lru_cache(maxsize=None)
+def _entry_point_names(group: str) -> frozenset[str]:
+    from importlib.metadata import entry_points
+
+    return frozenset(ep.name for ep in entry_points(group=group))
 
 
 # ---------------------------------------------------------------------------------------------------------------

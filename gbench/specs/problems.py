@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from gbench.specs.params import TRANSFORM_PARAMS, transform_fields
+from gbench.specs.params import TRANSFORM_PARAMS, FreeParams, plugin_params, transform_fields
 
 
 
@@ -78,16 +78,19 @@ def transform_problems(items: Any, prefix: tuple[Any, ...]) -> list[dict[str, An
         if not isinstance(item, str):
             continue
         name = item.split(":")[0]
-        if name not in TRANSFORM_PARAMS:
+        model = plugin_params(TRANSFORM_PARAMS, "gbench.transforms", name)
+        if model is None:
             out.append(problem((*prefix, i), unknown_name("transform", name, list(TRANSFORM_PARAMS))
                                + " (e.g. lap_pe:16)", item))
             continue
+        if model is FreeParams:
+            continue  # a plug-in transform reads its own arguments
         try:
             _, values = transform_fields(item)
         except ValueError as e:
             out.append(problem((*prefix, i), str(e), item))
             continue
-        out += check_params(TRANSFORM_PARAMS[name], values, (*prefix, i), f"transform '{name}'")
+        out += check_params(model, values, (*prefix, i), f"transform '{name}'")
     return out
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gbench.errors import GbenchError
 from gbench.metrics import is_ogb_dataset, metric_direction
 from gbench.specs.params import (NEUTRAL_HPARAMS, OFFICIAL_SPLIT_NAME, PROTOCOL_PARAMS, SOURCE_PARAMS, SPLIT_PARAMS,
-                                 identity_excluded)
+                                 identity_excluded, plugin_params)
 from gbench.specs.problems import as_problems, check_params, problem, reraise, transform_problems, unknown_name
 
 Level = Literal["node", "link", "graph"]
@@ -61,12 +61,12 @@ class DatasetSpec(_Strict):
             problems.extend(as_problems(err))
         if isinstance(data, dict) and isinstance(data.get("source"), str):
             source = data["source"]
-            if source not in SOURCE_PARAMS:
+            model = plugin_params(SOURCE_PARAMS, "gbench.sources", source)
+            if model is None:
                 problems.append(problem(("source",), unknown_name("data source", source, list(SOURCE_PARAMS)),
                                         source))
             elif isinstance(data.get("params", {}), dict):
-                problems.extend(check_params(SOURCE_PARAMS[source], data.get("params"), ("params",),
-                                             f"source '{source}'"))
+                problems.extend(check_params(model, data.get("params"), ("params",), f"source '{source}'"))
         reraise(cls.__name__, problems)
         return spec
 
