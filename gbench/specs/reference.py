@@ -97,7 +97,14 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-def _params_section(heading: str, intro: str, table: dict[str, Any]) -> list[str]:
+def _tables(models: list[type[BaseModel]], done: list[type[BaseModel]]) -> list[str]:
+    """The tables of `models` not yet in `done` (each model is documented once per reference)."""
+    fresh = [m for m in models if m not in done]
+    done.extend(fresh)
+    return [model_table(m) for m in fresh]
+
+
+def _params_section(heading: str, intro: str, table: dict[str, Any], done: list[type[BaseModel]]) -> list[str]:
     out = [f"## {heading}", "", intro, ""]
     documented: list[type[BaseModel]] = []
     for key, model in table.items():
@@ -109,32 +116,34 @@ def _params_section(heading: str, intro: str, table: dict[str, Any]) -> list[str
                 if sub not in documented:
                     documented.append(sub)
     out.append("")
-    return out + [model_table(m) for m in documented]
+    return out + _tables(documented, done)
 
 
-def _task() -> list[str]:
+def _task(done: list[type[BaseModel]]) -> list[str]:
     out = ["## Task spec (`tasks/**.yaml`, or a user's own file given by path)", "",
            "A catalog task must state `version`; a user's own file may leave it out (1). `higher_is_better`, "
            "`metric.dataset` (when it equals an OGB `dataset.name`) and a structural task's `dataset.params.task` "
            "are filled in from what the spec already says.", ""]
-    out += [model_table(m) for m in _nested(TaskSpec, [])]
-    out += _params_section("Dataset sources (`dataset.params`)", "Keyed by `dataset.source`.", SOURCE_PARAMS)
+    out += _tables(_nested(TaskSpec, []), done)
+    out += _params_section("Dataset sources (`dataset.params`)", "Keyed by `dataset.source`.", SOURCE_PARAMS, done)
     out += _params_section("Split kinds (`split.params`)", "Keyed by `split.kind`, then by the task's level.",
-                           SPLIT_PARAMS)
-    out += _params_section("Level protocols (`protocol.params`)", "Keyed by the task's `level`.", PROTOCOL_PARAMS)
+                           SPLIT_PARAMS, done)
+    out += _params_section("Level protocols (`protocol.params`)", "Keyed by the task's `level`.", PROTOCOL_PARAMS,
+                           done)
     return out
 
 
-def _model() -> list[str]:
+def _model(done: list[type[BaseModel]]) -> list[str]:
     out = ["## Model spec (`baselines/**.yaml`, or a user's candidate)", ""]
-    out += [model_table(m) for m in _nested(ModelSpec, [])]
+    out += _tables(_nested(ModelSpec, []), done)
     out += _params_section("Transforms (`transforms: [name:arg:...]`)", "The words after the name fill the "
-                           "transform's fields in order, e.g. `lap_pe:16` or `render:kk:64`.", TRANSFORM_PARAMS)
+                           "transform's fields in order, e.g. `lap_pe:16` or `render:kk:64`.", TRANSFORM_PARAMS,
+                           done)
     return out
 
 
-def _suite() -> list[str]:
-    return ["## Suite spec (`tasks/suites/*.yaml`)", "", *[model_table(m) for m in _nested(SuiteSpec, [])]]
+def _suite(done: list[type[BaseModel]]) -> list[str]:
+    return ["## Suite spec (`tasks/suites/*.yaml`)", "", *_tables(_nested(SuiteSpec, []), done)]
 
 
 def spec_reference(part: str | None = None) -> str:
@@ -145,6 +154,7 @@ def spec_reference(part: str | None = None) -> str:
              "Every field a task, model or suite spec may hold: its type, default and meaning. Generated from the "
              "pydantic models in `gbench/specs/` by `gbench schema > docs/spec-reference.md`; do not edit by hand.",
              ""] if part is None else []
+    done: list[type[BaseModel]] = []
     for p in parts:
-        lines += makers[p]()
+        lines += makers[p](done)
     return "\n".join(lines).rstrip() + "\n"
