@@ -213,13 +213,13 @@ def metric_direction(name: str, evaluator: str = "sklearn", dataset: str | None 
     master = _ogb_master()
     resolved = _ogb_dataset(name, dataset)
     if resolved not in master:
-        raise ValueError(f"evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {dataset!r} "
+        raise ValueError(f"metric '{name}': evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {dataset!r} "
                          f"(or, without a dataset, a metric OGB evaluates generically: "
                          f"{', '.join(sorted(OGB_GENERIC))})")
     family, official = master[resolved]
     base = name.split("@")[0]
     if name != official and not (family == "linkproppred" and base in ("hits", "mrr")):
-        raise ValueError(f"ogb.Evaluator('{resolved}') computes '{official}', not '{name}'")
+        raise ValueError(f"metric '{name}': ogb.Evaluator('{resolved}') computes '{official}', not '{name}'")
     return True if base == "hits" else _OGB_DIRECTION.get(base, True)
 
 
@@ -228,7 +228,7 @@ def get_metric(spec: MetricRef) -> Metric:
     try:
         higher_is_better = metric_direction(spec.name, spec.evaluator, spec.dataset)
     except ValueError as e:
-        raise SpecError(f"metric '{spec.name}': {e}.") from None
+        raise SpecError(f"{e}.") from None
     if spec.evaluator == "sklearn":
         return SKLEARN[spec.name]
     dataset = _ogb_dataset(spec.name, spec.dataset)
