@@ -12,7 +12,6 @@ device for evaluation, a batch size of evaluation without gradients); the job id
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -181,14 +180,9 @@ def plugin_params(table: dict[str, type[Params]], group: str, name: str) -> type
     (e.g. gbench.sources), FreeParams; else None."""
     if name in table:
         return table[name]
-    return FreeParams if name in _entry_point_names(group) else None
-
-
-@functools.lru_cache(maxsize=None)
-def _entry_point_names(group: str) -> frozenset[str]:
     from importlib.metadata import entry_points
 
-    return frozenset(ep.name for ep in entry_points(group=group))
+    return FreeParams if any(ep.name == name for ep in entry_points(group=group)) else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -236,7 +230,7 @@ _ALL = ("node", "link", "graph")
 SPLIT_PARAMS: dict[str, Levels] = {
     "official": {"node": NoParams, "graph": NoParams, "link": OfficialLinkSplitParams},
     "random": {"node": RandomSplitParams, "graph": RandomSplitParams, "link": RandomEdgeSplitParams},
-    "generated": {"node": RandomSplitParams, "graph": RandomSplitParams, "link": RandomEdgeSplitParams},
+    "generated": dict.fromkeys(_ALL, FreeParams),  # the generator's own split: its source reads the params
     "kfold": dict.fromkeys(_ALL, KFoldParams),
     "scale": dict.fromkeys(_ALL, NoParams),
 }
