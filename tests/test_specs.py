@@ -241,7 +241,7 @@ def _replace(model, path, value):
 @pytest.mark.parametrize("content, words", [
     (b"\xff\xfe\x00id: x", "is not UTF-8 text"),
     (b"- a\n- b\n", "the document is a list"),
-    (b"42\n", "the document is a int"),
+    (b"42\n", "the document is a number"),
     (b"", "the document is empty"),
     (b"id: [unclosed\n", "is not valid YAML at line"),
 ])

@@ -88,7 +88,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except RecursionError:
         raise SpecError(f"{path}: nests too deeply to be a spec.") from None
     if not isinstance(data, dict):
-        got = "empty" if data is None else f"a {type(data).__name__}"
+        got = {type(None): "empty", list: "a list", str: "text", bool: "a boolean", int: "a number",
+               float: "a number"}.get(type(data), f"a {type(data).__name__}")
         raise SpecError(f"{path}: must be a YAML mapping of fields, but the document is {got}.")
     return data
 

@@ -13,8 +13,6 @@ from pydantic_core import PydanticCustomError
 from gbench.specs.params import TRANSFORM_PARAMS, FreeParams, plugin_params, transform_fields
 
 
-
-
 def problem(loc: tuple[Any, ...], message: str, value: Any = None, kind: str = "gbench") -> dict[str, Any]:
     """One problem at `loc`, its message kept verbatim (no context is given, so braces are not formatted)."""
     return {"type": PydanticCustomError(kind, message), "loc": loc, "input": value}
@@ -27,14 +25,14 @@ def reraise(title: str, problems: list[dict[str, Any]]) -> None:
 
 def as_problems(err: ValidationError, prefix: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     """A ValidationError's entries, re-rooted under `prefix`, with pydantic's messages kept."""
-    out = []
-    for e in err.errors():
-        kind = e["type"]
-        if kind in ("missing", "extra_forbidden"):
-            out.append({"type": kind, "loc": (*prefix, *e["loc"]), "input": e.get("input")})
-        else:
-            out.append(problem((*prefix, *e["loc"]), e["msg"], e.get("input"), kind))
-    return out
+    return [_rerooted(e, prefix) for e in err.errors()]
+
+
+def _rerooted(e: Any, prefix: tuple[Any, ...]) -> dict[str, Any]:
+    loc = (*prefix, *e["loc"])
+    if e["type"] in ("missing", "extra_forbidden"):
+        return {"type": e["type"], "loc": loc, "input": e.get("input")}
+    return problem(loc, e["msg"], e.get("input"), e["type"])
 
 
 def check_params(model: type[BaseModel], data: Any, prefix: tuple[Any, ...], what: str) -> list[dict[str, Any]]:
@@ -55,14 +53,8 @@ def check_params(model: type[BaseModel], data: Any, prefix: tuple[Any, ...], wha
                 out.append(problem((*prefix, *e["loc"]), f"is not a parameter of {what}{_under(e['loc'])}; allowed: "
                                    f"{', '.join(allowed) or 'none'}{hint}", e.get("input")))
             else:
-                out.extend(as_problems(ValidationError.from_exception_data(err.title, [_entry(e)]), prefix))
+                out.append(_rerooted(e, prefix))
         return out
-
-
-def _entry(e: dict[str, Any]) -> dict[str, Any]:
-    if e["type"] in ("missing", "extra_forbidden"):
-        return {"type": e["type"], "loc": e["loc"], "input": e.get("input")}
-    return problem(e["loc"], e["msg"], e.get("input"), e["type"])
 
 
 def unknown_name(kind: str, name: Any, known: list[str]) -> str:
@@ -99,8 +91,8 @@ def _under(loc: tuple[Any, ...]) -> str:
 
 
 def _inner_model(annotation: Any) -> Any:
-    """The model class inside `X`, `X | None`, `list[X]` or `dict[str, X]` (list indices and dict keys are
-    skipped by the caller's loc walk only where the annotation is the model itself)."""
+    """The model class of a field annotated `X` or `X | None`; for `list[X]` or `dict[str, X]`, X wrapped in a
+    _Container (its loc has an index or key before the next field name); None for anything else."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
