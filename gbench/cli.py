@@ -348,6 +348,18 @@ def verify(
     console.print(f"identical: {runs} runs gave exactly the same metrics, validation loss and selected epoch.")
 
 
+@app.command()
+def schema(
+    part: Annotated[Optional[str], typer.Argument(help="task, model or suite; all of them when left out.")] = None,
+) -> None:
+    """Print the spec reference (every field, its type, default and meaning) as Markdown."""
+    from gbench.specs.reference import PARTS, spec_reference
+
+    if part is not None and part not in PARTS:
+        raise GbenchError(f"schema '{part}': give one of {', '.join(PARTS)}, or nothing for all of them.")
+    sys.stdout.write(spec_reference(part))
+
+
 def main() -> None:
     import warnings
 

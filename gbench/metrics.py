@@ -8,20 +8,27 @@ Two calling conventions:
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from gbench.errors import SpecError
 from gbench.ogb_import import import_ogb
 
-if TYPE_CHECKING:
-    from gbench.specs import MetricSpec
+
+class MetricRef(Protocol):
+    """What names a metric: a spec's `metric` entry (gbench.specs.MetricSpec) or anything shaped like it."""
+
+    name: str
+    evaluator: str
+    dataset: str | None
+    k: int | None
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,10 @@ OGB_GENERIC: dict[str, str] = {
 }
 
 
-def _ogb_dataset(spec: MetricSpec) -> str | None:
-    if spec.dataset is not None:
-        return spec.dataset
-    return OGB_GENERIC.get(spec.name.split("@")[0])
+def _ogb_dataset(name: str, dataset: str | None) -> str | None:
+    if dataset is not None:
+        return dataset
+    return OGB_GENERIC.get(name.split("@")[0])
 
 
 def _ogb_dir() -> str:
@@ -179,38 +186,46 @@ def _ogb_ranking_metric(dataset: str, metric: str, k: int | None) -> Callable[..
 # ---- registry --------------------------------------------------------------------------------------------------
 
 
-def check_metric_spec(spec: MetricSpec) -> None:
-    """Refuse a metric no evaluator provides, or a direction that contradicts it. Cheap: imports no torch."""
-    if spec.evaluator == "sklearn":
-        if spec.name not in SKLEARN:
-            raise ValueError(f"metric '{spec.name}' is not a scikit-learn metric gbench knows; allowed: "
+def is_ogb_dataset(name: str | None) -> bool:
+    """True when `name` is a dataset OGB has an evaluator for (read from OGB's master tables, no torch)."""
+    return name is not None and name in _ogb_master()
+
+
+def metric_direction(name: str, evaluator: str = "sklearn", dataset: str | None = None) -> bool:
+    """Whether a larger value of the metric is better, as its evaluator defines it. Raises ValueError (one sentence,
+    with what is allowed) for a metric no evaluator provides. Cheap: imports no torch."""
+    if evaluator == "sklearn":
+        if name not in SKLEARN:
+            close = difflib.get_close_matches(name, list(SKLEARN), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"metric '{name}' is not a scikit-learn metric gbench knows{hint}; allowed: "
                              f"{', '.join(sorted(SKLEARN))}")
-        expected = SKLEARN[spec.name].higher_is_better
-    else:
-        master = _ogb_master()
-        dataset = _ogb_dataset(spec)
-        if dataset not in master:
-            raise ValueError(f"metric evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {spec.dataset!r} "
-                             f"(or, without a dataset, a metric OGB evaluates generically: "
-                             f"{', '.join(sorted(OGB_GENERIC))})")
-        family, official = master[dataset]
-        base = spec.name.split("@")[0]
-        if spec.name != official and not (family == "linkproppred" and base in ("hits", "mrr")):
-            raise ValueError(f"ogb.Evaluator('{dataset}') computes '{official}', not '{spec.name}'")
-        expected = True if base == "hits" else _OGB_DIRECTION.get(base, True)
-    if spec.higher_is_better != expected:
-        raise ValueError(f"metric '{spec.name}' is {'higher' if expected else 'lower'}-is-better; "
-                         f"set higher_is_better: {str(expected).lower()}")
+        return SKLEARN[name].higher_is_better
+    master = _ogb_master()
+    resolved = _ogb_dataset(name, dataset)
+    if resolved not in master:
+        raise ValueError(f"metric '{name}': evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {dataset!r} "
+                         f"(or, without a dataset, a metric OGB evaluates generically: "
+                         f"{', '.join(sorted(OGB_GENERIC))})")
+    family, official = master[resolved]
+    base = name.split("@")[0]
+    if name != official and not (family == "linkproppred" and base in ("hits", "mrr")):
+        raise ValueError(f"metric '{name}': ogb.Evaluator('{resolved}') computes '{official}', not '{name}'")
+    return True if base == "hits" else _OGB_DIRECTION.get(base, True)
 
 
-def get_metric(spec: MetricSpec) -> Metric:
-    check_metric_spec(spec)
+def get_metric(spec: MetricRef) -> Metric:
+    """The metric a spec names; its direction is the evaluator's. Raises SpecError for a metric none provides."""
+    try:
+        higher_is_better = metric_direction(spec.name, spec.evaluator, spec.dataset)
+    except ValueError as e:
+        raise SpecError(f"{e}.") from None
     if spec.evaluator == "sklearn":
         return SKLEARN[spec.name]
-    dataset = _ogb_dataset(spec)
+    dataset = _ogb_dataset(spec.name, spec.dataset)
     family, _ = _ogb_master()[dataset]
     base = spec.name.split("@")[0]
     if family == "linkproppred" and base in ("hits", "mrr"):
         return Metric(spec.name, True, _ogb_ranking_metric(dataset, base if base == "mrr" else spec.name, spec.k),
                       kind="ranking")
-    return Metric(spec.name, spec.higher_is_better, _ogb_label_metric(dataset, spec.name))
+    return Metric(spec.name, higher_is_better, _ogb_label_metric(dataset, spec.name))

@@ -75,7 +75,7 @@ def test_user_task_yaml_uses_any_pyg_dataset_class(shared_data, tmp_path, cli):
         "id": "my-cora", "version": 1, "level": "node", "description": "Cora via the generic PyG source",
         "dataset": {"source": "pyg-node", "name": "Planetoid",
                     "params": {"root": "Planetoid", "kwargs": {"name": "Cora"}}},
-        "split": {"kind": "public"}, "target": "multiclass",
+        "split": {"kind": "official"}, "target": "multiclass",
         "metric": {"name": "accuracy", "higher_is_better": True},
         "protocol": {"seeds": 1, "epochs": 3, "optim": {"lr": 0.01}},
     }

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from gbench.data import SOURCES
+from gbench.specs.params import SOURCE_PARAMS, FreeParams
 from gbench.results import ResultStore, read_record
 
 
@@ -62,6 +63,7 @@ def task_yaml(tmp_path, kind="generated", **protocol):
 @pytest.fixture(autouse=True)
 def _register(monkeypatch):
     monkeypatch.setitem(SOURCES, "test-rings", f"{__name__}:load_rings")
+    monkeypatch.setitem(SOURCE_PARAMS, "test-rings", FreeParams)  # a source the specs do not know
 
 
 def test_scale_splits_give_one_column_per_scale(cli, tmp_path):
@@ -153,6 +155,7 @@ def load_rings_with_a_dot(task, ctx):
 def test_a_training_batch_of_one_node_is_skipped_and_counted(cli, tmp_path, monkeypatch):
     # Its own source and task id: the finished-data cache must not hand back the plain rings of other tests.
     monkeypatch.setitem(SOURCES, "test-rings-dot", f"{__name__}:load_rings_with_a_dot")
+    monkeypatch.setitem(SOURCE_PARAMS, "test-rings-dot", FreeParams)  # a source the specs do not know
     path = task_yaml(tmp_path)
     spec = yaml.safe_load(path.read_text())
     spec.update(id="rings-dot", dataset={"source": "test-rings-dot"})

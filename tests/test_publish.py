@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from gbench.data import SOURCES
+from gbench.specs.params import SOURCE_PARAMS, FreeParams
 
 FAST = ["--tasks", "sbm-node", "--set", "train.epochs=30", "--threads", "1"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -181,6 +182,7 @@ def load_sizes(task, ctx):
 
 def test_run_writes_the_scale_plot_beside_a_leaderboard_with_scale_splits(cli, monkeypatch, tmp_path):
     monkeypatch.setitem(SOURCES, "test-sizes", f"{__name__}:load_sizes")
+    monkeypatch.setitem(SOURCE_PARAMS, "test-sizes", FreeParams)  # a source the specs do not know
     spec = {"id": "sizes", "version": 1, "level": "graph", "description": "rings versus paths at three sizes",
             "dataset": {"source": "test-sizes"}, "split": {"kind": "generated",
                                                           "test_splits": ["test", "test_x2", "test_x4"]},

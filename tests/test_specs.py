@@ -35,13 +35,13 @@ def test_catalog_loads_every_spec():
 @pytest.mark.parametrize(
     "changes, field, words",
     [
-        ({"level": "nodes"}, "level", "'node', 'link' or 'graph'"),
-        ({"metric": {"name": "accuracy", "evaluator": "sklearn"}}, "metric.higher_is_better", "required"),
-        ({"metrc": {}}, "metrc", "not a known field"),
-        ({"metric": {"name": "acuracy", "higher_is_better": True}}, "(top level)", "allowed: accuracy"),
-        ({"metric": {"name": "mae", "higher_is_better": True}}, "(top level)", "higher_is_better: false"),
+        ({"level": "nodes"}, "level", "did you mean 'node'"),
+        ({"metrc": {}}, "metrc", "not a known field; allowed: id, version"),
+        ({"metric": {"name": "acuracy"}}, "metric.name", "did you mean 'accuracy'"),
+        ({"metric": {"name": "mae", "higher_is_better": True}}, "metric.higher_is_better", "higher_is_better: false"),
         ({"version": 0}, "version", "greater than or equal to 1"),
         ({"id": "Has Space"}, "id", "lowercase"),
+        ({"split": {"kind": "public"}}, "split.kind", "must be 'official' for a dataset's own split"),
     ],
 )
 def test_malformed_task_names_file_and_field(tmp_path, changes, field, words):
@@ -125,3 +125,155 @@ def test_candidate_identity_follows_its_source_file(tmp_path):
     second = specs.resolve_model(specs.candidate_spec(f"{src}:build"), task)
     assert first.name == "cand.build" and first.code_hash != second.code_hash
     assert specs.job_identity(task, first, 0) != specs.job_identity(task, second, 0)
+
+
+def test_every_problem_of_a_task_is_reported_at_once(tmp_path):
+    path = write_task(tmp_path, level="nodes", metric={"name": "acuracy"},
+                      dataset={"source": "planetoid", "name": "Cora", "params": {"normalise_features": True}},
+                      protocol={**CORA["protocol"], "params": {"sampler": {"num_neighbours": [10]}}})
+    with pytest.raises(SpecError) as err:
+        specs.load_task(str(path))
+    message = str(err.value)
+    assert message.startswith(f"{path}: 3 problems:")
+    assert "field 'level'" in message and "field 'metric.name'" in message
+    assert "field 'dataset.params.normalise_features' is not a parameter of source 'planetoid'" in message
+    assert "did you mean 'normalize_features'" in message
+    # protocol.params is checked against the level's table only once the level itself is valid
+    fixed = write_task(tmp_path, protocol={**CORA["protocol"], "params": {"sampler": {"num_neighbours": [10]}}})
+    with pytest.raises(SpecError, match=r"field 'protocol.params.sampler.num_neighbours' is not a parameter.*did you mean 'num_neighbors'"):
+        specs.load_task(str(fixed))
+
+
+@pytest.mark.parametrize("task, where, value, field, words", [
+    ("cora-link", ("protocol", "params", "negatives"), {"method": "dens"}, "protocol.params.negatives.method",
+     "did you mean 'dense'"),
+    ("cora-link", ("protocol", "params", "eval_batch_size"), "big", "protocol.params.eval_batch_size",
+     "valid integer (got 'big')"),
+    ("cora-link", ("split", "params", "tset"), 0.1, "split.params.tset", "did you mean 'test'"),
+    ("nci1", ("split", "params", "fold"), 3, "split.params.fold", "allowed: folds, seed"),
+    ("nci1", ("dataset", "params", "node_features"), "label", "dataset.params.node_features", "did you mean 'labels'"),
+    ("sbm-node", ("dataset", "params", "homophily"), "0.7", "dataset.params.homophily", "valid number"),
+    ("structure-bridges-cpu", ("dataset", "params", "task"), "topology", "dataset.params.task", "leave it out"),
+    ("colour-motifs", ("dataset", "source"), "graph-motif", "dataset.source", "did you mean 'graph-motifs'"),
+])
+def test_typed_params_refuse_a_misspelt_or_ill_typed_key_at_load(tmp_path, task, where, value, field, words):
+    data = yaml.safe_load(specs.task_path(task).read_text())
+    node = data
+    for key in where[:-1]:
+        node = node.setdefault(key, {})
+    node[where[-1]] = value
+    path = tmp_path / f"{task}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as err:
+        specs.load_task(str(path))
+    message = str(err.value)
+    assert str(path) in message and f"field '{field}'" in message and words in message
+
+
+def test_model_transforms_are_typed(tmp_path):
+    data = yaml.safe_load((specs.catalog_root() / "baselines" / "node" / "gcn.yaml").read_text())
+    data["transforms"] = ["lap_pe:x", "lappe:8", "render:kk:8"]
+    data["overrides"]["cora"] = {"hparms": {}}
+    path = tmp_path / "gcn.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as err:
+        specs.load_model(str(path), "node")
+    message = str(err.value)
+    assert "4 problems" in message and "field 'transforms.0.k'" in message
+    assert "field 'transforms.1' is not a known transform (did you mean 'lap_pe'?)" in message
+    assert "field 'transforms.2.size' Input should be greater than or equal to 16" in message
+    assert "field 'overrides.cora.hparms' is not a known field" in message and "did you mean 'hparams'" in message
+
+
+def test_derived_fields_are_filled_at_load_and_absent_from_the_catalog(tmp_path):
+    arxiv, bridges, cora = specs.load_task("ogbn-arxiv"), specs.load_task("structure-bridges"), specs.load_task("cora")
+    assert arxiv.metric.dataset == "ogbn-arxiv" and arxiv.metric.higher_is_better is True
+    assert cora.metric.dataset is None  # Cora is no OGB dataset: OGB's generic accuracy
+    assert bridges.dataset.params["task"] == "bridges" and bridges.metric.higher_is_better is False
+    catalog = "".join(p.read_text() for p in (specs.catalog_root() / "tasks").rglob("*.yaml"))
+    assert "higher_is_better" not in catalog and "kind: public" not in catalog
+    assert "dataset: ogb" not in catalog and "\n    task:" not in catalog
+
+
+def test_a_users_task_may_leave_out_version_a_catalog_task_may_not(tmp_path, monkeypatch):
+    data = {k: v for k, v in CORA.items() if k != "version"}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert specs.load_task(str(path)).version == 1
+    (tmp_path / "tasks" / "node").mkdir(parents=True)
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "tasks" / "node" / "cora.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("GBENCH_CATALOG", str(tmp_path))
+    with pytest.raises(SpecError, match=r"cora.yaml: field 'version' is required in a catalog task"):
+        specs.load_task("cora")
+
+
+def test_settings_that_change_no_number_leave_the_job_id_alone():
+    def job_id(task, model, level, **edits):
+        t = specs.load_task(task)
+        m = specs.resolve_model(specs.load_model(model, level), t)
+        for dotted, value in edits.items():
+            t = _replace(t, dotted.split("__"), value)
+        return specs.job_identity(t, m, 0)
+
+    assert job_id("cora-link", "gcn", "link") == job_id("cora-link", "gcn", "link",
+                                                       protocol__params__eval_batch_size=17)
+    products = {"num_neighbors": [15, 10, 5]}
+    assert job_id("ogbn-products", "sage", "node", protocol__params__sampler={**products, "num_workers": 4}) == \
+        job_id("ogbn-products", "sage", "node", protocol__params__sampler={**products, "eval_device": "cuda"})
+    assert job_id("ogbn-products", "sage", "node") != job_id(
+        "ogbn-products", "sage", "node", protocol__params__sampler={"num_neighbors": [15, 10, 4]})
+    task = specs.load_task("cora")
+    gcn = specs.load_model("gcn", "node")
+    cached = specs.resolve_model(gcn, task, specs.parse_assignments(["cached=false"]))
+    assert specs.job_identity(task, cached, 0) == specs.job_identity(task, specs.resolve_model(gcn, task), 0)
+
+
+def _replace(model, path, value):
+    if len(path) == 1:
+        return model.model_copy(update={path[0]: value})
+    child = getattr(model, path[0])
+    if isinstance(child, dict):
+        return model.model_copy(update={path[0]: {**child, path[1]: value}} if len(path) == 2 else {})
+    return model.model_copy(update={path[0]: _replace(child, path[1:], value)})
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\xff\xfe\x00id: x", "is not UTF-8 text"),
+    (b"- a\n- b\n", "the document is a list"),
+    (b"42\n", "the document is a number"),
+    (b"", "the document is empty"),
+    (b"id: [unclosed\n", "is not valid YAML at line"),
+])
+def test_a_file_that_is_no_spec_is_refused_naming_it(tmp_path, content, words):
+    path = tmp_path / "t.yaml"
+    path.write_bytes(content)
+    for load in (specs.load_task, specs.load_suite, lambda p: specs.load_model(p, "node")):
+        with pytest.raises(SpecError) as err:
+            load(str(path))
+        assert str(err.value).startswith(f"{path}: ") and words in str(err.value)
+
+
+def test_the_spec_reference_is_generated_and_current(cli):
+    from gbench.specs.reference import spec_reference
+
+    committed = (specs.catalog_root() / "docs" / "spec-reference.md").read_text()
+    assert committed == spec_reference(), "regenerate it: gbench schema > docs/spec-reference.md"
+    result = cli("schema", "task")
+    assert result.code == 0 and "| `eval_batch_size` |" in result.out and "### TaskSpec" in result.out
+    assert "### ModelSpec" not in result.out
+    assert "| `k` | int (>= 1) | `16` |" in cli("schema", "model").out
+    bad = cli("schema", "tsk")
+    assert bad.code == 2 and "give one of task, model, suite" in bad.err
+
+
+def test_specs_import_nothing_above_them():
+    import subprocess
+    import sys
+
+    code = ("import sys, gbench.specs, gbench.metrics; "
+            "print(sorted(m for m in sys.modules if m.startswith('gbench.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not any(f"'gbench.{above}" in loaded for above in ("data", "train", "jobs", "models", "execute"))
+    code = "import sys, gbench.metrics; print('gbench.specs' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -93,19 +93,6 @@ def load_factory(implementation: str):
     return factory
 
 
-def implementation_fingerprint(implementation: str) -> str | None:
-    """sha256 of the source file behind a candidate's factory, so that editing the model changes the job id."""
-    target = implementation.rpartition(":")[0]
-    if target.endswith(".py"):
-        path = Path(target)
-    else:
-        spec = importlib.util.find_spec(target) if target else None
-        path = Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
-    if path is None or not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def is_fit_predict(model: Any) -> bool:
     return callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))
 
