@@ -32,7 +32,8 @@ SETTINGS = [f"train.epochs={EPOCHS}", f"train.patience={PATIENCE}", f"train.grad
 # level path -> (catalog task, model, protocol changes)
 LEVELS = {
     "node": ("node/sbm-node.yaml", "gcn", {}),
-    "node-minibatch": ("node/sbm-node.yaml", "gcn", {"batch_size": 64, "params": {"sampler": {"num_neighbors": [5, 5]}}}),
+    "node-minibatch": ("node/sbm-node.yaml", "gcn",
+                       {"batch_size": 64, "params": {"sampler": {"num_neighbors": [5, 5]}}}),
     "graph": ("graph/colour-motifs.yaml", "gin", {}),
     "link": ("link/sbm-link.yaml", "gcn", {}),
 }
