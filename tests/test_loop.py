@@ -1,10 +1,16 @@
-"""The shared epoch loop: selection at the best validation epoch, patience, divergence."""
+"""The training driver: selection at the best validation epoch, patience, divergence, schedule and clipping."""
 
 from __future__ import annotations
 
-import pytest
+from types import SimpleNamespace
 
-from gbench.train.loop import Diverged, Evaluation, fit
+import pytest
+import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from gbench.specs import LRScheduleSpec, OptimSpec
+from gbench.train.base import TrainSettings
+from gbench.train.loop import Diverged, Evaluation, Recipe, fit, train
 
 
 def scripted(vals, losses, tests):
@@ -69,25 +75,42 @@ def test_eval_every_and_last_epoch_are_evaluated():
     assert [h[0] for h in r.history] == [3, 6, 7]
 
 
-def test_step_schedule_multiplies_the_rate_after_every_step_size_epochs():
-    import torch
+def stub_recipe(model, steps_per_epoch=2, evaluate=None):
+    """A one-parameter model whose every batch has loss 3 * p (gradient 3), and a constant evaluation."""
+    return Recipe(model, batches=lambda epoch: range(steps_per_epoch), loss=lambda batch: (3 * model.p.sum(), 1),
+                  evaluate=evaluate or (lambda: Evaluation({"val": {"acc": 0.5}}, 1.0)), snapshot=lambda: None)
 
-    from gbench.specs import LRScheduleSpec
-    from gbench.train.base import with_lr_schedule
 
-    param = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.Adam([param], lr=0.01)
+def settings(**kw):
+    base = dict(epochs=5, patience=None, batch_size=None, eval_every=1, monitor="val_metric", grad_clip=None,
+                lr_schedule=None)
+    return TrainSettings(**{**base, **kw})
+
+
+TASK = SimpleNamespace(metric=SimpleNamespace(name="acc", higher_is_better=True))
+
+
+class OneParameter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+
+def test_step_schedule_multiplies_the_rate_after_every_step_size_epochs_and_clipping_bounds_the_gradient():
+    model = OneParameter()
     seen = []
 
-    def train_epoch(epoch):
-        seen.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        return 0.0
+    def spy(optimizer, args, kwargs):
+        seen.append((optimizer.param_groups[0]["lr"], float(model.p.grad.norm())))
 
     schedule = LRScheduleSpec(name="step", step_size=2, gamma=0.5)
-    fit(with_lr_schedule(train_epoch, optimizer, {"lr_schedule": schedule}), lambda: Evaluation({"val": {"acc": 0}}),
-        epochs=5, patience=None, eval_every=1, monitor="val_metric", metric="acc", higher_is_better=True,
-        device="cpu")
-    assert seen == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
-    # No schedule: the epoch function itself, a constant rate.
-    assert with_lr_schedule(train_epoch, optimizer, {"lr_schedule": None}) is train_epoch
+    with register_optimizer_step_pre_hook(spy):
+        train(stub_recipe(model), OptimSpec(name="sgd", lr=0.01), settings(grad_clip=0.5, lr_schedule=schedule),
+              TASK, "cpu")
+    # Two steps per epoch, the rate halved after epochs 2 and 4; the gradient 3 clipped to norm 0.5.
+    assert [lr for lr, _ in seen] == pytest.approx([0.01] * 4 + [0.005] * 4 + [0.0025] * 2)
+    assert [g for _, g in seen] == pytest.approx([0.5] * 10)
+    seen.clear()
+    with register_optimizer_step_pre_hook(spy):
+        train(stub_recipe(model), OptimSpec(name="sgd", lr=0.01), settings(), TASK, "cpu")
+    assert [lr for lr, _ in seen] == [0.01] * 10 and [g for _, g in seen] == [3.0] * 10

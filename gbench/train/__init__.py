@@ -1,1 +1,2 @@
-"""One runner per level over the shared epoch loop (gbench.train.loop)."""
+"""One runner per level, each handing the shared training driver (gbench.train.loop.train) its batches, loss and
+scoring."""

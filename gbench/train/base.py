@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from gbench.metrics import Metric, get_metric
-from gbench.specs import OptimSpec, ResolvedModel, TaskSpec
+from gbench.specs import LRScheduleSpec, OptimSpec, ResolvedModel, TaskSpec
 
 
 @dataclass
@@ -67,35 +66,26 @@ def make_optimizer(spec: OptimSpec, params) -> torch.optim.Optimizer:
     return kinds[spec.name](params, lr=spec.lr, weight_decay=spec.weight_decay)
 
 
-def train_settings(task: TaskSpec, model: ResolvedModel) -> dict[str, Any]:
-    """The schedule a job runs: the task protocol, with what the model spec fixes for itself taking precedence."""
+@dataclass(frozen=True)
+class TrainSettings:
+    """The schedule a job trains by: the task protocol, with what the model spec fixes for itself taking
+    precedence. Epochs and `eval_every` count passes over the training units; `patience` counts evaluations."""
+
+    epochs: int
+    patience: int | None
+    batch_size: int | None  # None or 0: full batch (the level's default where it has no full-batch mode)
+    eval_every: int
+    monitor: str
+    grad_clip: float | None  # largest global L2 norm of the gradients at an optimizer step; None: no clipping
+    lr_schedule: LRScheduleSpec | None  # None: a constant learning rate
+
+
+def train_settings(task: TaskSpec, model: ResolvedModel) -> TrainSettings:
     p, t = task.protocol, model.train
-    return {
-        "epochs": t.epochs or p.epochs,
-        "patience": t.patience if t.patience is not None else p.patience,
-        "batch_size": t.batch_size if t.batch_size is not None else p.batch_size,
-        "eval_every": p.eval_every,
-        "monitor": p.monitor,
-        "grad_clip": t.grad_clip,
-        "lr_schedule": t.lr_schedule,
-    }
-
-
-def with_lr_schedule(train_epoch: Callable[[int], float], optimizer: torch.optim.Optimizer,
-                     settings: dict[str, Any]) -> Callable[[int], float]:
-    """`train_epoch` followed by one step of the model spec's learning-rate schedule (`train.lr_schedule`), as
-    torch's schedulers expect (after the epoch's optimizer steps); without a schedule, `train_epoch` itself."""
-    spec = settings.get("lr_schedule")
-    if spec is None:
-        return train_epoch
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=spec.step_size, gamma=spec.gamma)
-
-    def scheduled(epoch: int) -> float:
-        loss = train_epoch(epoch)
-        scheduler.step()
-        return loss
-
-    return scheduled
+    return TrainSettings(epochs=t.epochs or p.epochs, patience=t.patience if t.patience is not None else p.patience,
+                         batch_size=t.batch_size if t.batch_size is not None else p.batch_size,
+                         eval_every=p.eval_every, monitor=p.monitor, grad_clip=t.grad_clip,
+                         lr_schedule=t.lr_schedule)
 
 
 def evaluate_splits(metrics: list[Metric], y: np.ndarray, scores: np.ndarray, parts: dict[str, np.ndarray]

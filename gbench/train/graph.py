@@ -19,9 +19,8 @@ from gbench.data.graphs import GraphTaskData, strip_labels
 from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.specs import stable_hash
-from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer, out_dim, task_metrics,
-                               train_settings, with_lr_schedule)
-from gbench.train.loop import Evaluation, fit
+from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
+from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
     from gbench.job import Job, RunOptions
@@ -74,7 +73,7 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     metrics = task_metrics(task)
     criterion = loss_fn(task.target)
     settings = train_settings(task, job.model)
-    batch_size = settings["batch_size"] or DEFAULT_BATCH_SIZE
+    batch_size = settings.batch_size or DEFAULT_BATCH_SIZE
     batcher = GraphBatcher(graphs, td.y, device)
     y_np = td.y.numpy()
 
@@ -114,32 +113,24 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
                        split_index=split_index)
 
     model.to(device)
-    optimizer = make_optimizer(job.model.optim, model.parameters())
     generator = torch.Generator().manual_seed(job.seed)
-    clip = settings["grad_clip"]
     train_idx = split["train"]
 
     skipped = 0
 
-    def train_epoch(epoch: int) -> float:
+    def batches(epoch: int):
         nonlocal skipped
-        model.train()
-        total, count = 0.0, 0
         for batch, y in batcher.batches(train_idx, batch_size, generator):
             if batch.num_nodes < 2:
                 # A last batch holding one single-atom molecule: batch norm cannot train on one node (OGB's example
                 # skips such batches too). Counted in the record's extra.skipped_single_node_batches.
                 skipped += 1
                 continue
-            optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(batch), y)
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            total += float(loss.detach()) * y.size(0)
-            count += y.size(0)
-        return total / max(count, 1)
+            yield batch, y
+
+    def loss(batch_and_y) -> tuple[torch.Tensor, int]:
+        batch, y = batch_and_y
+        return criterion(model(batch), y), y.size(0)
 
     @torch.no_grad()
     def score(names) -> tuple[dict[str, dict[str, float]], float | None]:
@@ -161,10 +152,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
-                 patience=settings["patience"],
-                 eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=snapshot)
+    result = train(Recipe(model, batches, loss, evaluate, snapshot), job.model.optim, settings, task, opts.device)
     assert result.best is not None
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)

@@ -31,8 +31,8 @@ from gbench.data import load_task_data
 from gbench.data.link import LinkTaskData
 from gbench.errors import SpecError
 from gbench.models.contract import ModelInputs, TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.train.base import Outcome, make_optimizer, task_metrics, train_settings, with_lr_schedule
-from gbench.train.loop import Evaluation, fit
+from gbench.train.base import Outcome, task_metrics, train_settings
+from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
     from gbench.job import Job, RunOptions
@@ -140,40 +140,34 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
         raise SpecError(f"task '{task.id}': link tasks select on the validation metric; set protocol.monitor: "
                         "val_metric.")
     settings = train_settings(task, job.model)
-    batch_size = settings["batch_size"] or DEFAULT_BATCH_SIZE
+    batch_size = settings.batch_size or DEFAULT_BATCH_SIZE
     mask_targets = bool(getattr(model, "mask_target_edges", False))
     model.to(device)
-    optimizer = make_optimizer(job.model.optim, model.parameters())
-    clip = settings["grad_clip"]
     train_pos = td.train_pos.to(device)
     train_graph = inputs["train"].edge_index
     generator = torch.Generator().manual_seed(job.seed)
     ratio = negatives["ratio"]
 
-    def train_epoch(epoch: int) -> float:
-        model.train()
-        total, count = 0.0, 0
+    def batches(epoch: int):
+        """(epoch, batch number, positive pairs [2, B], the graph the model sees) per batch of the epoch."""
         perm = torch.randperm(train_pos.size(1), generator=generator).to(device)
         for b, start in enumerate(range(0, perm.numel(), batch_size)):
             pos_pairs = train_pos[:, perm[start: start + batch_size]]
             data = inputs["train"]
             if mask_targets:
                 data = model_inputs(td, "train", device, remove_pairs(train_graph, pos_pairs, td.num_nodes))
-            optimizer.zero_grad(set_to_none=True)
-            z = model.encode(data)
-            pos_out = model.score(z, pos_pairs, data)
-            neg_pairs = sample_training_negatives(train_graph, td.num_nodes, int(ratio * pos_pairs.size(1)),
-                                                  negatives["method"], job.seed, epoch, b).to(device)
-            neg_out = model.score(z, neg_pairs, data)
-            loss = (F.binary_cross_entropy_with_logits(pos_out, torch.ones_like(pos_out))
-                    + F.binary_cross_entropy_with_logits(neg_out, torch.zeros_like(neg_out)))
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            total += float(loss.detach()) * pos_pairs.size(1)
-            count += pos_pairs.size(1)
-        return total / max(count, 1)
+            yield epoch, b, pos_pairs, data
+
+    def loss(batch) -> tuple[torch.Tensor, int]:
+        epoch, b, pos_pairs, data = batch
+        z = model.encode(data)
+        pos_out = model.score(z, pos_pairs, data)
+        neg_pairs = sample_training_negatives(train_graph, td.num_nodes, int(ratio * pos_pairs.size(1)),
+                                              negatives["method"], job.seed, epoch, b).to(device)
+        neg_out = model.score(z, neg_pairs, data)
+        value = (F.binary_cross_entropy_with_logits(pos_out, torch.ones_like(pos_out))
+                 + F.binary_cross_entropy_with_logits(neg_out, torch.zeros_like(neg_out)))
+        return value, pos_pairs.size(1)
 
     @torch.no_grad()
     def score_split(split: str) -> dict[str, float]:
@@ -190,10 +184,7 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
-                 patience=settings["patience"],
-                 eval_every=settings["eval_every"], monitor="val_metric", metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=snapshot)
+    result = train(Recipe(model, batches, loss, evaluate, snapshot), job.model.optim, settings, task, opts.device)
     assert result.best is not None
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)

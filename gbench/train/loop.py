@@ -1,5 +1,11 @@
-"""The epoch loop every level's runner shares: train, evaluate every `eval_every` epochs, keep the evaluation of
-the best validation epoch, stop after `patience` evaluations without improvement.
+"""The gradient-training driver every level's runner shares.
+
+A level supplies a `Recipe`: its model, the training batches of an epoch, the loss of one batch, how it evaluates
+and what it snapshots. `train` does the rest, once for every level: the training step (train mode, zero_grad,
+backward, gradient clipping to `train.grad_clip`, the optimizer step), the learning-rate schedule
+(`train.lr_schedule`, stepped once per epoch after that epoch's optimizer steps), and, through `fit`, evaluation
+every `eval_every` epochs, the best validation epoch, and early stopping after `patience` evaluations without
+improvement.
 
 The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger. Only the
 validation split is evaluated during training; when an epoch becomes the selected one the runner's `snapshot()` is
@@ -11,11 +17,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+from gbench.train.base import TrainSettings, make_optimizer
+
+if TYPE_CHECKING:
+    from gbench.specs import OptimSpec, TaskSpec
 
 
 class Diverged(Exception):
@@ -118,3 +129,54 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
             break
     return LoopResult(best=best, best_snapshot=best_snapshot, selected_epoch=selected, epochs_run=epoch,
                       train_s=train_s, eval_s=eval_s, history=history)
+
+
+@dataclass
+class Recipe:
+    """What a level supplies to `train`: how it batches and how it scores.
+
+    `batches(epoch)` yields the training batches of one epoch (epochs count from 1), in the order they are trained
+    on; any shuffling or sampling happens there. `loss(batch)` runs the model on one batch and returns
+    `(loss, weight)`: a scalar tensor to backpropagate and the number of training units (nodes, graphs, positive
+    edges) it averages over, which weighs it in the epoch's mean training loss. `evaluate()` scores the model
+    (validation only, during training); `snapshot()` keeps what the level needs to score the selected epoch later
+    (its outputs, or its parameters).
+    """
+
+    model: torch.nn.Module
+    batches: Callable[[int], Iterable[Any]]
+    loss: Callable[[Any], tuple[torch.Tensor, float]]
+    evaluate: Callable[[], Evaluation]
+    snapshot: Callable[[], Any]
+
+
+def train(recipe: Recipe, optim: OptimSpec, settings: TrainSettings, task: TaskSpec, device: str) -> LoopResult:
+    """Train `recipe.model` (already on `device`) with the optimizer `optim` and the schedule `settings`, selecting
+    on the task's metric (or loss, by `settings.monitor`). The epoch's reported loss is the weighted mean of its
+    batch losses; a non-finite one raises `Diverged`."""
+    model = recipe.model
+    optimizer = make_optimizer(optim, model.parameters())
+    schedule = settings.lr_schedule
+    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule.step_size, gamma=schedule.gamma)
+                 if schedule is not None else None)
+    clip = settings.grad_clip
+
+    def train_epoch(epoch: int) -> float:
+        model.train()
+        total, count = 0.0, 0
+        for batch in recipe.batches(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            loss, weight = recipe.loss(batch)
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            total += float(loss.detach()) * weight
+            count += weight
+        if scheduler is not None:
+            scheduler.step()
+        return total / max(count, 1)
+
+    return fit(train_epoch, recipe.evaluate, epochs=settings.epochs, patience=settings.patience,
+               eval_every=settings.eval_every, monitor=settings.monitor, metric=task.metric.name,
+               higher_is_better=task.metric.higher_is_better, device=device, snapshot=recipe.snapshot)

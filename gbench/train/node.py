@@ -10,9 +10,8 @@ import torch
 from gbench.data import NodeTaskData, load_task_data
 from gbench.errors import GbenchError
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.train.base import (Outcome, evaluate_splits, loss_fn, make_optimizer, out_dim, task_metrics,
-                               train_settings, with_lr_schedule)
-from gbench.train.loop import Evaluation, fit
+from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
+from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
     from gbench.job import Job, RunOptions
@@ -49,7 +48,7 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
     settings = train_settings(task, job.model)
     sampler = task.protocol.params.get("sampler")
-    if settings["batch_size"] and sampler:
+    if settings.batch_size and sampler:
         _require_neighbor_sampler(task.id)  # before a 1.4 GB download, not after
     td: NodeTaskData = load_task_data(task, opts.data)
     split_index, split = td.split_for_seed(job.seed)
@@ -74,24 +73,16 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
         return Outcome(metrics=evaluated, selected_epoch=None, epochs_run=0, num_params=None, train_s=train_s,
                        eval_s=time.perf_counter() - t0, split_index=split_index)
 
-    if settings["batch_size"] and sampler:
-        return _run_minibatch(job, opts, td, model, info, settings, split_index)
+    if settings.batch_size and sampler:
+        return _run_minibatch(job, opts, td, model, settings, split_index)
 
     model.to(device)
-    optimizer = make_optimizer(job.model.optim, model.parameters())
     train_idx, val_idx = split.train.to(device), split.val.to(device)
-    clip = settings["grad_clip"]
 
-    def train_epoch(epoch: int) -> float:
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        out = model(inputs)
-        loss = criterion(out[train_idx], y[train_idx])
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        return float(loss.detach())
+    def loss(batch) -> tuple[torch.Tensor, int]:
+        # One batch, the whole graph: its loss is the epoch's loss (weight 1).
+        out = model(batch)
+        return criterion(out[train_idx], y[train_idx]), 1
 
     val_np = split.val.numpy()
     last: dict[str, torch.Tensor] = {}
@@ -107,10 +98,9 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
         val_scores = out[val_idx].float().cpu().numpy()
         return Evaluation({"val": {m.name: m(y_np[val_np], val_scores) for m in metrics}}, val_loss)
 
-    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
-                 patience=settings["patience"],
-                 eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
+    recipe = Recipe(model, batches=lambda epoch: [inputs], loss=loss, evaluate=evaluate,
+                    snapshot=lambda: last["out"])
+    result = train(recipe, job.model.optim, settings, task, opts.device)
     assert result.best is not None
     t0 = time.perf_counter()
     final = evaluate_splits(metrics, y_np, result.best_snapshot.float().cpu().numpy(), parts_np)
@@ -119,7 +109,7 @@ def run_node(job: Job, opts: RunOptions) -> Outcome:
                    eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index)
 
 
-def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome:
+def _run_minibatch(job, opts, td, model, settings, split_index) -> Outcome:
     """Neighbour-sampled training (GraphSAGE-style), full-graph evaluation without gradients."""
     from torch_geometric.loader import NeighborLoader
 
@@ -132,29 +122,20 @@ def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome
     data = td.data
     generator = torch.Generator().manual_seed(job.seed)
     loader = NeighborLoader(model_inputs(td, torch.device("cpu")), input_nodes=split.train,
-                            num_neighbors=list(sampler["num_neighbors"]), batch_size=settings["batch_size"],
+                            num_neighbors=list(sampler["num_neighbors"]), batch_size=settings.batch_size,
                             shuffle=True, generator=generator, num_workers=int(sampler.get("num_workers", 0)))
     model.to(device)
-    optimizer = make_optimizer(job.model.optim, model.parameters())
     y_cpu = data.y
     y_np = data.y.numpy()
     parts_np = {k: v.numpy() for k, v in split.parts().items()}
     eval_device = torch.device(sampler.get("eval_device", opts.device))
 
-    def train_epoch(epoch: int) -> float:
-        model.train()
-        total, count = 0.0, 0
-        for batch in loader:
-            batch = batch.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            out = model(batch)[: batch.batch_size]
-            target = y_cpu[batch.n_id[: batch.batch_size]].to(device)
-            loss = criterion(out, target)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * batch.batch_size
-            count += batch.batch_size
-        return total / max(count, 1)
+    def loss(batch) -> tuple[torch.Tensor, int]:
+        # The sampled subgraph's first `batch_size` nodes are the seeds: the loss is theirs alone.
+        batch = batch.to(device)
+        out = model(batch)[: batch.batch_size]
+        target = y_cpu[batch.n_id[: batch.batch_size]].to(device)
+        return criterion(out, target), batch.batch_size
 
     last: dict[str, torch.Tensor] = {}
     val_np = split.val.numpy()
@@ -169,14 +150,12 @@ def _run_minibatch(job, opts, td, model, info, settings, split_index) -> Outcome
         val_loss = float(criterion(out[split.val], y_cpu[split.val]))
         return Evaluation({"val": {m.name: m(y_np[val_np], out[split.val].numpy()) for m in metrics}}, val_loss)
 
-    result = fit(with_lr_schedule(train_epoch, optimizer, settings), evaluate, epochs=settings["epochs"],
-                 patience=settings["patience"],
-                 eval_every=settings["eval_every"], monitor=settings["monitor"], metric=task.metric.name,
-                 higher_is_better=task.metric.higher_is_better, device=opts.device, snapshot=lambda: last["out"])
+    recipe = Recipe(model, batches=lambda epoch: loader, loss=loss, evaluate=evaluate, snapshot=lambda: last["out"])
+    result = train(recipe, job.model.optim, settings, task, opts.device)
     assert result.best is not None
     final = evaluate_splits(metrics, y_np, result.best_snapshot.numpy(), parts_np)
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s, split_index=split_index,
                    extra={"sampler": {"num_neighbors": list(sampler["num_neighbors"]),
-                                      "batch_size": settings["batch_size"]}})
+                                      "batch_size": settings.batch_size}})
