@@ -58,12 +58,12 @@ def compare(base: Path | str, candidate: Path | str | None = None, *, base_model
     compared: the means, std and seeds of each side, the gain (+ is better), Welch's p (raw and corrected), the
     bootstrap CI of the gain, and `verdict` ('better', 'worse', 'no detectable change', 'too few seeds to tell').
 
-    The arguments are `gbench compare`'s. `attrs['comparison']` holds the full `gbench.compare.Comparison` (costs,
+    The arguments are `gbench compare`'s. `attrs['comparison']` holds the full `gbench.comparison.Comparison` (costs,
     unmatched pairs, notes), and `attrs['gate']` the regression gate's decision (`gbench.gate.GateDecision`).
     """
     import pandas as pd
 
-    from gbench.compare import Settings, compare as compare_results
+    from gbench.comparison import Settings, compare as compare_results
     from gbench.gate import decide
 
     settings = Settings(alpha=alpha, tolerance_rel=tolerance_rel, tolerance_abs=tolerance_abs, min_seeds=min_seeds,

@@ -223,7 +223,7 @@ def compare(
     """Is CANDIDATE better, worse, or noise compared with BASE? Per (task, model): tests, CI, verdict."""
     import json
 
-    from gbench.compare import Settings, compare as run_compare
+    from gbench.comparison import Settings, compare as run_compare
     from gbench.gate import decide
     from gbench.report import comparison_findings, comparison_markdown, print_comparison
 

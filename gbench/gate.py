@@ -1,4 +1,4 @@
-"""The regression gate: given a comparison (`gbench.compare.Comparison`), does a CI run pass or fail, and why.
+"""The regression gate: given a comparison (`gbench.comparison.Comparison`), does a CI run pass or fail, and why.
 
 `gbench compare --fail-on-regression [--fail-on-cost]` exits 1 exactly when `decide(...)` says `failed`.
 """

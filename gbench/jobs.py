@@ -24,7 +24,8 @@ from typing import Any
 from gbench.errors import GbenchError
 from gbench.job import Job, RunOptions
 from gbench.results import Cost, RunRecord
-from gbench.specs import ReferenceSpec, stable_hash
+from gbench.hashing import stable_hash
+from gbench.specs import ReferenceSpec
 
 __all__ = ["Job", "RunOptions", "RUNNERS", "failure_record", "run_job", "worker_info"]
 

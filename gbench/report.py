@@ -120,7 +120,7 @@ def write_scale_plot(frame, path: Path, heads: dict[str, str] | None = None) -> 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Comparisons (gbench.compare.Comparison): the same rows as a rich table and as Markdown; JSON is Comparison.to_dict.
+# Comparisons (gbench.comparison.Comparison): the same rows as a rich table and as Markdown; JSON is Comparison.to_dict.
 
 COMPARE_HEADER = ["task", "model", "metric", "base", "candidate", "gain", "gain %", "p Welch", "p corrected",
                   "p MWU", "CI of gain", "verdict"]  # p corrected: Welch's p after the multiple-testing correction

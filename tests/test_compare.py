@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import run_gbench
 
-from gbench.compare import Settings, holm, mannwhitney_min_p, welch_p
+from gbench.comparison import Settings, holm, mannwhitney_min_p, welch_p
 from gbench.results import ResultStore, read_record
 
 FAST = ["--tasks", "sbm-node", "--set", "train.epochs=30", "--threads", "1"]
@@ -197,7 +197,7 @@ def test_holm_and_bad_settings(cli, runs):
     assert holm([0.04, 0.01]) == pytest.approx([0.04, 0.02])  # monotone: never below an earlier step
     from scipy.stats import false_discovery_control
 
-    from gbench.compare import adjust
+    from gbench.comparison import adjust
 
     ps = [0.01, 0.04, 0.03, 0.005]
     assert adjust(ps, "bh") == pytest.approx(list(false_discovery_control(ps))) and adjust(ps, "none") == ps

@@ -160,7 +160,7 @@ def _finished_cache(task: TaskSpec, ctx: DataContext, key: str):
 def load_task_data(task: TaskSpec, ctx: DataContext):
     """Load the data of a task: from this process's memory, else from gbench's cache of finished task data, else
     through its source's loader. The same spec and context always give the same data."""
-    from gbench.specs import stable_hash
+    from gbench.hashing import stable_hash
 
     # Loaders read the task's id, level and target as well as its dataset and split (a generated task seeds its
     # graphs with its id); its protocol and references never change the data.

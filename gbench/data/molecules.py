@@ -27,7 +27,8 @@ from gbench.data.graphs import GraphTaskData
 from gbench.data.staging import DataContext, cache_lock, cached_tensors, copy_raw_tree, sha256_file, unavailable
 from gbench.errors import DatasetUnavailable, SpecError
 from gbench.ogb_import import import_ogb
-from gbench.specs import TaskSpec, stable_hash
+from gbench.hashing import stable_hash
+from gbench.specs import TaskSpec
 
 MOLHIV_CSV = Path("moleculenet") / "hiv" / "raw" / "HIV.csv"
 MOLHIV_SIZES = {"train": 32901, "valid": 4113, "test": 4113}

@@ -25,7 +25,8 @@ from gbench.data import NodeTaskData
 from gbench.data.pyg_node import finish, random_splits
 from gbench.data.staging import DataContext, cached_tensors
 from gbench.errors import SpecError
-from gbench.specs import TaskSpec, stable_hash
+from gbench.hashing import stable_hash
+from gbench.specs import TaskSpec
 
 SBM_DEFAULTS: dict[str, Any] = {
     "num_nodes": 2000,

@@ -19,7 +19,8 @@ import torch
 from gbench.data.graphs import GraphTaskData
 from gbench.data.staging import DataContext, cached_tensors
 from gbench.errors import SpecError
-from gbench.specs import TaskSpec, stable_hash
+from gbench.hashing import stable_hash
+from gbench.specs import TaskSpec
 
 MOTIF_DEFAULTS: dict[str, Any] = {"num_graphs": 400, "min_nodes": 8, "max_nodes": 20, "avg_degree": 3.0,
                                   "colours": 3, "seed": 0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from gbench.errors import SpecError
+from gbench.hashing import stable_hash
 from gbench.specs.catalog import format_problems
 from gbench.specs.schema import ModelOverride, ModelSpec, OptimSpec, ResolvedModel, TaskSpec, TrainSpec
 
@@ -79,11 +79,6 @@ def resolve_model(spec: ModelSpec, task: TaskSpec, cli: dict[str, dict[str, Any]
     return ResolvedModel(name=spec.name, implementation=spec.implementation, hparams=hparams, optim=optim,
                          train=train, transforms=list(transforms), candidate=spec.candidate, code_hash=code_hash,
                          sources=sources)
-
-
-def stable_hash(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
 
 
 def job_identity(task: TaskSpec, model: ResolvedModel, seed: int) -> str:

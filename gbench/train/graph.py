@@ -18,7 +18,7 @@ from gbench.data import load_task_data
 from gbench.data.graphs import GraphTaskData, strip_labels
 from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.specs import stable_hash
+from gbench.hashing import stable_hash
 from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
 from gbench.train.loop import Evaluation, Recipe, train
 

@@ -21,9 +21,9 @@ never silently dropped and never compared as if equal.
 Everything here reads records or leaderboard CSVs and nothing else.
 """
 
-from gbench.compare.sides import COST_COLUMNS, Sample, Side, load_side
-from gbench.compare.stats import adjust, bootstrap_ci, holm, mannwhitney_min_p, welch_p
-from gbench.compare.verdicts import (
+from gbench.comparison.sides import COST_COLUMNS, Sample, Side, load_side
+from gbench.comparison.stats import adjust, bootstrap_ci, holm, mannwhitney_min_p, welch_p
+from gbench.comparison.verdicts import (
     Comparison,
     CostResult,
     PairResult,

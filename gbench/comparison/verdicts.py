@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gbench.compare.sides import COST_COLUMNS, Sample, Side, finite, sample_mean, sample_sd, load_side
-from gbench.compare.stats import adjust, bootstrap_ci, mannwhitney_min_p, welch_p
+from gbench.comparison.sides import COST_COLUMNS, Sample, Side, finite, sample_mean, sample_sd, load_side
+from gbench.comparison.stats import adjust, bootstrap_ci, mannwhitney_min_p, welch_p
 from gbench.errors import GbenchError
 
 Verdict = Literal["better", "worse", "no detectable change", "too few seeds to tell"]
