@@ -60,10 +60,6 @@ class RunOptions:
     executor: str = "in-process"  # recorded as provenance in `RunRecord.worker`, never part of a result
 
 
-def register_runner(level: str, target: str) -> None:
-    RUNNERS[level] = target
-
-
 def _runner(level: str):
     module, attr = RUNNERS[level].split(":")
     return getattr(importlib.import_module(module), attr)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gbench import plugins
 from gbench.errors import SpecError
 
 Level = Literal["node", "link", "graph"]
@@ -327,6 +328,7 @@ def _task_index(root: Path) -> dict[str, Path]:
         if spec.id in index:
             raise SpecError(f"{path}: task id '{spec.id}' is already used by {index[spec.id]}; ids must be unique.")
         index[spec.id] = path
+    plugins.add_tasks(index, load_task_file)  # installed packages' tasks (entry point group gbench.tasks)
     return index
 
 
@@ -339,6 +341,7 @@ def _model_index(root: Path) -> dict[tuple[str, str], Path]:
         if key in index:
             raise SpecError(f"{path}: model '{spec.name}' at level {spec.level} is already defined in {index[key]}.")
         index[key] = path
+    plugins.add_models(index, load_model_file)  # installed packages' models (entry point group gbench.models)
     return index
 
 

@@ -2,7 +2,8 @@
 
 A loader is `load(task: TaskSpec, ctx: DataContext) -> <Level>TaskData`; loaders know nothing about models.
 Entries are lazy `module:function` strings (as in lm-evaluation-harness's registry) so that importing gbench
-stays cheap and a source's optional dependencies are only needed when it is used.
+stays cheap and a source's optional dependencies are only needed when it is used. An installed package adds sources
+through the entry point group `gbench.sources` (gbench/plugins.py), read in every process that loads data.
 """
 
 from __future__ import annotations
@@ -93,15 +94,19 @@ _cache: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def register_source(name: str, target: str) -> None:
-    """Add a data source (`module:function`); a plug-in's way in."""
-    SOURCES[name] = target
+def source_table() -> dict[str, str]:
+    """Source name -> `module:function`: gbench's own and those of installed plug-ins (`gbench.sources`)."""
+    from gbench.plugins import targets
+
+    return targets("gbench.sources", SOURCES)
 
 
 def _resolve(source: str):
-    if source not in SOURCES:
-        raise SpecError(f"dataset.source '{source}' is not a known data source; known: {', '.join(sorted(SOURCES))}.")
-    module, attr = SOURCES[source].split(":")
+    table = source_table()
+    if source not in table:
+        raise SpecError(f"dataset.source '{source}' is not a known data source; known: {', '.join(sorted(table))} "
+                        "(a plug-in adds one through the entry point group gbench.sources).")
+    module, attr = table[source].split(":")
     return getattr(importlib.import_module(module), attr)
 
 
@@ -114,7 +119,7 @@ def _source_fingerprint(source: str) -> str:
     from pathlib import Path
 
     digest = hashlib.sha256()
-    spec = importlib.util.find_spec(SOURCES[source].split(":")[0])
+    spec = importlib.util.find_spec(source_table()[source].split(":")[0])
     files = sorted(Path(__file__).parent.glob("*.py"))
     if spec is not None and spec.origin is not None and Path(spec.origin) not in files:
         files.append(Path(spec.origin))  # a plug-in's loader outside gbench.data
@@ -167,7 +172,8 @@ def load_task_data(task: TaskSpec, ctx: DataContext):
     key = stable_hash({"id": task.id, "level": task.level, "target": task.target,
                        "dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
                        "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
-                       "loader": _source_fingerprint(task.dataset.source) if task.dataset.source in SOURCES else ""})
+                       "loader": _source_fingerprint(task.dataset.source)
+                       if task.dataset.source in source_table() else ""})
     with _lock:
         if key not in _cache:
             _cache[key] = _finished_cache(task, ctx, key)
