@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gbench.errors import GbenchError
-from gbench.report import _atomic_write, _extra_splits, _num, fmt, write_leaderboard
+from gbench.report import _atomic_write, _extra_splits, _num, fmt, metric_label, write_leaderboard
 
 ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform"]
 
@@ -95,7 +95,7 @@ def _columns(frame) -> list[tuple[str, str, bool]]:
 
 def _cell(row: dict, key: str, text: bool) -> str:
     if text:
-        v = str(row.get(key, ""))
+        v = metric_label(row.get(key, "")) if key == "metric" else str(row.get(key, ""))
         return f'<td class="text" data-value="{html.escape(v)}">{html.escape(v)}</td>'
     value = _num(row.get(key))
     data = "" if value is None else repr(value)
