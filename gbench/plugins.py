@@ -4,12 +4,13 @@ gbench reads Python entry points (`importlib.metadata`), as pytest reads `pytest
 itself, so a worker started by `--workers N`, by Ray or by Slurm sees the same plug-ins as the sweep that started
 it, as long as the package is installed where the worker runs. Nothing is registered at run time.
 
-| group | entry point | what it adds |
-|---|---|---|
-| `gbench.tasks` | `name = package` or `name = package.module:attr` | task YAMLs: every `*.yaml` under the package's folder, or `attr`, a path (file or folder) or a list of paths |
-| `gbench.models` | the same | model spec YAMLs (their `implementation` names the factory, `package.module:factory`) |
-| `gbench.sources` | `name = package.module:load` | `dataset.source: name`; `load(task, ctx) -> Node/Link/GraphTaskData` |
-| `gbench.transforms` | `name = package.module:fn` | `transforms: [name:args]`; `fn(graphs, args, ctx, key) -> (graphs, extras)` |
+- `gbench.tasks`: `name = package` (every `*.yaml` under the package's folder is a task YAML) or
+  `name = package.module:attr` (`attr` is a path, file or folder, or a list of paths);
+- `gbench.models`: model spec YAMLs, named the same way (a YAML's `implementation` names its factory);
+- `gbench.sources`: `name = package.module:load`, the loader of `dataset.source: name`,
+  `load(task, ctx) -> NodeTaskData | LinkTaskData | GraphTaskData`;
+- `gbench.transforms`: `name = package.module:fn`, the transform `name:args` of a model's `transforms`,
+  `fn(graphs, args, ctx, key) -> (graphs, extras)`.
 
 Sources and transforms are imported only when a task or model uses them. The name of a source or transform cannot
 be one gbench ships, nor a task id or (level, model name) the catalog has: a clash is an error naming both.

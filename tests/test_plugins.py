@@ -172,6 +172,7 @@ def test_a_plugin_that_reuses_a_builtin_name_is_refused_naming_both(installed):
         [gbench.sources]
         sbm = gbench_clash_plugin.source:load
         """), name="gbench_clash_plugin")
-    with pytest.raises(GbenchError, match=r"entry point 'sbm = gbench_clash_plugin.source:load'.*package "
-                                          r"'gbench-clash-plugin'.*taken already \(by gbench.data.synthetic:load_sbm\)"):
+    clash = (r"entry point 'sbm = gbench_clash_plugin.source:load'.*package 'gbench-clash-plugin'.*"
+             r"taken already \(by gbench.data.synthetic:load_sbm\)")
+    with pytest.raises(GbenchError, match=clash):
         source_table()
