@@ -123,23 +123,25 @@ def test_an_installed_plugin_task_model_and_source_run_in_a_two_worker_sweep(tmp
 
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    """The demo plug-in installed in this process (sys.path), with gbench's entry points read afresh."""
-    from gbench import specs
+    """The demo plug-in installed in this process (sys.path), with gbench's entry points read afresh. The catalog
+    is reached through a link of its own (GBENCH_CATALOG), so its index is built anew, with the plug-in, and the
+    index other tests use stays as it was."""
     from gbench.data import clear_memory_cache
+
+    catalog = tmp_path / "catalog"
+    catalog.symlink_to(REPO, target_is_directory=True)
+    monkeypatch.setenv("GBENCH_CATALOG", str(catalog))
 
     def install(entry_points: str = ENTRY_POINTS, name: str = "gbench_demo_plugin") -> Path:
         site = install_demo_plugin(tmp_path / f"site-{name}", entry_points, name)
         monkeypatch.syspath_prepend(str(site))
         monkeypatch.setenv("DEMO_SOURCE_CALLS", str(tmp_path / "calls.txt"))
         plugins.refresh()
-        specs._task_index.cache_clear()
-        specs._model_index.cache_clear()
         return site
 
     yield install
+    monkeypatch.undo()
     plugins.refresh()
-    specs._task_index.cache_clear()
-    specs._model_index.cache_clear()
     clear_memory_cache()
 
 
