@@ -23,8 +23,8 @@ from typing import Any
 
 from gbench.errors import GbenchError
 from gbench.job import Job, RunOptions
-from gbench.results import Cost, RunRecord
 from gbench.hashing import stable_hash
+from gbench.results import Cost, RunRecord
 from gbench.specs import ReferenceSpec
 
 __all__ = ["Job", "RunOptions", "RUNNERS", "failure_record", "run_job", "worker_info"]
@@ -34,10 +34,6 @@ RUNNERS: dict[str, str] = {
     "graph": "gbench.train.graph:run_graph",
     "link": "gbench.train.link:run_link",
 }
-
-
-def register_runner(level: str, target: str) -> None:
-    RUNNERS[level] = target
 
 
 def _runner(level: str):

@@ -16,7 +16,7 @@ from typing import Any
 
 from gbench.errors import GbenchError
 from gbench.atomic import write_text
-from gbench.report import _extra_splits, _num, fmt, write_leaderboard
+from gbench.report import _extra_splits, _num, fmt, metric_label, write_leaderboard
 
 ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform"]
 
@@ -96,7 +96,7 @@ def _columns(frame) -> list[tuple[str, str, bool]]:
 
 def _cell(row: dict, key: str, text: bool) -> str:
     if text:
-        v = str(row.get(key, ""))
+        v = metric_label(row.get(key, "")) if key == "metric" else str(row.get(key, ""))
         return f'<td class="text" data-value="{html.escape(v)}">{html.escape(v)}</td>'
     value = _num(row.get(key))
     data = "" if value is None else repr(value)

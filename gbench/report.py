@@ -31,6 +31,17 @@ def _extra_splits(frame) -> list[str]:
     return [c[: -len("_mean")] for c in frame.columns if c.endswith("_mean") and c != "val_mean"]
 
 
+# One display name per quantity in every table: OGB's evaluator and scikit-learn name accuracy and ROC-AUC
+# differently; tables show the metric registry's scikit-learn name (gbench.metrics.SKLEARN). Records and
+# leaderboard.csv keep the evaluator's own name, which is part of what a record says it measured.
+METRIC_LABELS: dict[str, str] = {"acc": "accuracy", "rocauc": "roc_auc"}
+
+
+def metric_label(name: str) -> str:
+    """The name a table shows for metric `name` (`acc` -> `accuracy`); unknown names are shown as they are."""
+    return METRIC_LABELS.get(str(name), str(name))
+
+
 def _rows(frame) -> tuple[list[str], list[list[str]]]:
     splits = _extra_splits(frame)
     header = ["task", "model", "metric", "test", *splits, "val", "seeds", "reference", "s/epoch", "params"]
@@ -41,28 +52,75 @@ def _rows(frame) -> tuple[list[str], list[list[str]]]:
         ref = fmt(r.get("reference"), r.get("reference_std")) if _num(r.get("reference")) is not None else ""
         spe = _num(r.get("s_per_epoch"))
         params = _num(r.get("num_params"))
-        rows.append([str(r["task"]), str(r["model"]), str(r["metric"]), fmt(r["mean"], r["std"]),
+        rows.append([str(r["task"]), str(r["model"]), metric_label(r["metric"]), fmt(r["mean"], r["std"]),
                      *[fmt(r.get(f"{s}_mean"), r.get(f"{s}_std")) for s in splits], fmt(r.get("val_mean")), seeds,
                      ref, f"{spe:.4f}" if spe is not None else "–", f"{int(params):,}" if params is not None else "–"])
     return header, rows
 
 
+# The terminal shows what fits, most read first; the .csv and .md keep every column. Task, model, the headline
+# test value and the seeds are always shown; values (mean ± std) are never cut, names are shortened with '…'.
+_ALWAYS = ("task", "model", "test", "seeds")
+_NAME_SHARE = {"task": 22, "model": 16}  # widths names get before optional columns compete for the rest
+
+
+def _terminal_columns(header: list[str], rows: list[list[str]], width: int
+                      ) -> tuple[list[int], dict[str, int], list[str]]:
+    """Which columns (indices, in table order) fit `width` terminal cells, the widths of the name columns, and the
+    names of the columns left out. A column costs its widest cell plus 3 cells of padding and rule."""
+    natural = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    empty = {i for i in range(len(header)) if all(r[i] in ("", "–") for r in rows)}
+    extra = [i for i, h in enumerate(header) if h.startswith("test_")]
+    optional: list[list[int]] = [extra, [header.index("reference")], [header.index("val")],
+                                 [header.index("s/epoch")], [header.index("params")]]
+    optional = [[i for i in group if i not in empty] for group in optional]
+    chosen = {header.index(h) for h in _ALWAYS}
+    names = {h: min(natural[header.index(h)], 12) for h in _NAME_SHARE}
+
+    def cost(cols: set[int]) -> int:
+        return sum(names.get(header[i], natural[i]) + 3 for i in cols) - 3
+
+    if cost(chosen | {header.index("metric")}) <= width:  # the metric is worth shorter names
+        chosen.add(header.index("metric"))
+    names = {h: min(natural[header.index(h)], _NAME_SHARE[h]) for h in _NAME_SHARE}
+    for group in optional:
+        if group and cost(chosen | set(group)) <= width:
+            chosen |= set(group)
+    for h in _NAME_SHARE:  # too narrow even for the columns always shown: the names give way, down to 8 cells
+        names[h] -= max(min(cost(chosen) - width, names[h] - 8), 0)
+    left = width - cost(chosen)
+    # What is left goes to the names, the one that lacks least first, so that as many names as possible show whole.
+    for h in sorted(_NAME_SHARE, key=lambda h: natural[header.index(h)] - names[h]):
+        grow = max(min(left, natural[header.index(h)] - names[h]), 0)
+        names[h] += grow
+        left -= grow
+    dropped = [header[i] for i in range(len(header)) if i not in chosen and i not in empty]
+    return sorted(chosen), names, dropped
+
+
 def print_leaderboard(frame, console=None, title: str = "leaderboard") -> None:
+    """The leaderboard as a table that fits the console's width (80 cells when output goes to a file or pipe):
+    columns that do not fit are left out (the title names them), numbers are never cut."""
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
     header, rows = _rows(frame)
-    if console.width < 140:  # the file outputs keep every column; the terminal drops the least read ones
-        keep = [i for i, h in enumerate(header) if h not in ("params", "val")]
-        header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
-    table = Table(title=title, show_lines=False, pad_edge=False)
-    for h in header:
-        text = h in ("task", "model", "metric")
-        table.add_column(h, justify="left" if text else "right", no_wrap=True,
-                         overflow="ellipsis" if text else "fold")
+    keep, names, dropped = _terminal_columns(header, rows, console.width)
+    header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    if dropped:
+        title += f" (not shown: {', '.join(dropped)}; every column is in the .md and .csv)"
+    table = Table(title=title, pad_edge=False, show_edge=False, box=box.SIMPLE_HEAD)
+    for i, h in enumerate(header):
+        width = max([len(h)] + [len(r[i]) for r in rows])
+        if h in names:
+            table.add_column(h, justify="left", no_wrap=True, overflow="ellipsis", max_width=names[h])
+        else:
+            table.add_column(h, justify="left" if h == "metric" else "right", no_wrap=True, min_width=width)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     console.print(table)
 
 
@@ -145,7 +203,7 @@ def comparison_rows(comparison, compact: bool = False) -> list[list[str]]:
         mw = _p(p.p_mannwhitney) if p.p_mannwhitney is not None else (
             f"n/a (min {p.mannwhitney_min_p:.2g})" if p.mannwhitney_min_p is not None else "–")
         rel = f"{p.gain_rel:+.2%}" if p.gain_rel is not None else "–"
-        rows.append([p.task, p.model, p.metric + ("" if p.higher_is_better else " (lower better)"),
+        rows.append([p.task, p.model, metric_label(p.metric) + ("" if p.higher_is_better else " (lower better)"),
                      f"{fmt(p.base_mean, None if compact else p.base_std)} ({p.base_n})",
                      f"{fmt(p.cand_mean, None if compact else p.cand_std)} ({p.cand_n})",
                      _signed(p.gain), rel, _p(p.p_welch), _p(p.p_adjusted), mw, ci, p.verdict])

@@ -137,7 +137,7 @@ def test_two_models_within_one_results_directory(cli, runs):
     pair = json.loads(result.out)["pairs"][0]
     assert pair["model"] == "mlp vs gcn" and pair["verdict"] == "worse"
     md = cli("compare", runs / "base", "--base-model", "mlp", "--candidate-model", "gcn", "--format", "markdown")
-    assert md.code == 0 and "| sbm-node | gcn vs mlp | acc |" in md.out and "| better |" in md.out
+    assert md.code == 0 and "| sbm-node | gcn vs mlp | accuracy |" in md.out and "| better |" in md.out
     missing = cli("compare", runs / "base", "--base-model", "gcn", "--candidate-model", "nope")
     assert missing.code == 2 and "model 'nope' has no results" in missing.err and "gcn, mlp" in missing.err
     alone = cli("compare", runs / "base")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from conftest import missing_data
 
 from gbench.data.link import random_link_split, undirected, unique_pairs
 from gbench.results import ResultStore, read_record
@@ -39,7 +40,7 @@ def test_ddi_heuristics_match_published_hits20(shared_data):
     decimals (NCN paper, arXiv 2302.00890). Scored the way the runner scores them: the model's predict() on the
     protocol's test graph, ogb.Evaluator through the task's metric."""
     if not (shared_data / "ogb" / "ogbl_ddi" / "raw").is_dir():
-        pytest.skip("ogbl-ddi not in the data root")
+        missing_data("ogbl-ddi not in the data root")
     from gbench.data import load_task_data
     from gbench.models.contract import build_model
     from gbench.specs import load_model, load_task

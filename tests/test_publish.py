@@ -42,7 +42,7 @@ def test_publish_writes_csv_markdown_html_and_never_overwrites_silently(cli, res
     board = pd.read_csv(csv)
     assert list(board.model) == ["gcn", "label-propagation", "mlp"] and set(board.n_seeds) == {3}
     assert board.equals(pd.read_csv(results / "leaderboard.csv"))  # the same aggregation as `gbench run`
-    assert "| sbm-node | gcn | acc |" in md.read_text()
+    assert "| sbm-node | gcn | accuracy |" in md.read_text()
     text = page.read_text()
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # self-contained
     assert "<script src" not in text and "<link" not in text

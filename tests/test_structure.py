@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import missing_data
 
 from gbench.data import structure as S
 from gbench.data.staging import DataContext
@@ -174,7 +175,7 @@ def test_real_bases_fail_clearly_offline_without_data(cli, tmp_path):
 
 def test_real_bases_from_the_data_root(shared_data, tmp_path):
     if not (shared_data / "TU" / "MUTAG" / "raw").is_dir():
-        pytest.skip("MUTAG not in the data root")
+        missing_data("MUTAG not in the data root")
     real = S.load_real_bases(DataContext(data_root=shared_data, cache_dir=tmp_path, offline=True), S.DEFAULTS)
     assert min(real.by_size) >= 10 and len(real.starts) > 2000
     blob = S.generate(_params("symmetry", n=4, bases="real"), real)

@@ -2,7 +2,8 @@
 
 A loader is `load(task: TaskSpec, ctx: DataContext) -> <Level>TaskData`; loaders know nothing about models.
 Entries are lazy `module:function` strings (as in lm-evaluation-harness's registry) so that importing gbench
-stays cheap and a source's optional dependencies are only needed when it is used.
+stays cheap and a source's optional dependencies are only needed when it is used. An installed package adds sources
+through the entry point group `gbench.sources` (gbench/plugins.py), read in every process that loads data.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gbench.data.nodes import NodeSplit, NodeTaskData  # noqa: F401 - the node-level types, re-exported
 from gbench.data.staging import DataContext
 from gbench.errors import SpecError
 
 if TYPE_CHECKING:
-    from torch_geometric.data import Data
-
     from gbench.specs import TaskSpec
 
 SOURCES: dict[str, str] = {
@@ -43,65 +42,23 @@ SOURCES: dict[str, str] = {
 }
 
 
-@dataclass
-class NodeSplit:
-    """Index tensors (int64, sorted) of the nodes in each part of one split."""
-
-    train: torch.Tensor
-    val: torch.Tensor
-    test: torch.Tensor
-
-    def parts(self) -> dict[str, torch.Tensor]:
-        return {"train": self.train, "val": self.val, "test": self.test}
-
-
-@dataclass
-class NodeTaskData:
-    """One graph and its splits. `data` holds x [N, F] (float), edge_index [2, E] and y ([N] class ids, or
-    [N, T] for multi-label / regression). `splits` has one entry per official split; seed s uses s mod len."""
-
-    data: Data
-    splits: list[NodeSplit]
-    num_classes: int
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def split_for_seed(self, seed: int) -> tuple[int, NodeSplit]:
-        index = seed % len(self.splits)
-        return index, self.splits[index]
-
-    def to_tensors(self) -> dict[str, Any]:
-        """Plain tensors and JSON text only, so the cache file loads with `torch.load(weights_only=True)`."""
-        import json
-
-        return {"data": {k: v for k, v in self.data.to_dict().items() if isinstance(v, torch.Tensor)},
-                "num_nodes": int(self.data.num_nodes),
-                "splits": [[s.train, s.val, s.test] for s in self.splits], "num_classes": self.num_classes,
-                "info": json.dumps(self.info)}
-
-    @classmethod
-    def from_tensors(cls, blob: dict[str, Any]) -> NodeTaskData:
-        import json
-
-        from torch_geometric.data import Data
-
-        return cls(data=Data(**blob["data"], num_nodes=blob["num_nodes"]),
-                   splits=[NodeSplit(*parts) for parts in blob["splits"]], num_classes=int(blob["num_classes"]),
-                   info=json.loads(blob["info"]))
-
-
 _cache: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def register_source(name: str, target: str) -> None:
-    """Add a data source (`module:function`); a plug-in's way in."""
-    SOURCES[name] = target
+def source_table() -> dict[str, str]:
+    """Source name -> `module:function`: gbench's own and those of installed plug-ins (`gbench.sources`)."""
+    from gbench.plugins import targets
+
+    return targets("gbench.sources", SOURCES)
 
 
 def _resolve(source: str):
-    if source not in SOURCES:
-        raise SpecError(f"dataset.source '{source}' is not a known data source; known: {', '.join(sorted(SOURCES))}.")
-    module, attr = SOURCES[source].split(":")
+    table = source_table()
+    if source not in table:
+        raise SpecError(f"dataset.source '{source}' is not a known data source; known: {', '.join(sorted(table))} "
+                        "(a plug-in adds one through the entry point group gbench.sources).")
+    module, attr = table[source].split(":")
     return getattr(importlib.import_module(module), attr)
 
 
@@ -114,7 +71,7 @@ def _source_fingerprint(source: str) -> str:
     from pathlib import Path
 
     digest = hashlib.sha256()
-    spec = importlib.util.find_spec(SOURCES[source].split(":")[0])
+    spec = importlib.util.find_spec(source_table()[source].split(":")[0])
     files = sorted(Path(__file__).parent.glob("*.py"))
     if spec is not None and spec.origin is not None and Path(spec.origin) not in files:
         files.append(Path(spec.origin))  # a plug-in's loader outside gbench.data
@@ -167,7 +124,8 @@ def load_task_data(task: TaskSpec, ctx: DataContext):
     key = stable_hash({"id": task.id, "level": task.level, "target": task.target,
                        "dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
                        "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
-                       "loader": _source_fingerprint(task.dataset.source) if task.dataset.source in SOURCES else ""})
+                       "loader": _source_fingerprint(task.dataset.source)
+                       if task.dataset.source in source_table() else ""})
     with _lock:
         if key not in _cache:
             _cache[key] = _finished_cache(task, ctx, key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gbench.data import NodeSplit, NodeTaskData
+from gbench.data.nodes import NodeSplit, NodeTaskData
 from gbench.data.ogb_compat import trusted_ogb_loads
 from gbench.data.pyg_node import finish
 from gbench.data.staging import DataContext, cache_lock, copy_raw_tree, unavailable

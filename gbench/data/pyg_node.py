@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gbench.data import NodeSplit, NodeTaskData
+from gbench.data.nodes import NodeSplit, NodeTaskData
 from gbench.atomic import atomic_path
 from gbench.data.staging import DataContext, cache_lock, copy_raw_files, staged_pyg_dataset, unavailable
 from gbench.errors import SpecError

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gbench.data import NodeTaskData
+from gbench.data.nodes import NodeTaskData
 from gbench.data.pyg_node import finish, random_splits
 from gbench.data.staging import DataContext, cached_tensors
 from gbench.errors import SpecError

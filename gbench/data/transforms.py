@@ -3,7 +3,8 @@
 A transform adds attributes to every graph (e.g. `lap_pe` [n, k]) and facts to `TaskInfo.extras` (e.g.
 `{'lap_pe': 16}`), so the factory knows their width. They are part of the model spec, hence of the job identity.
 Registry entries are lazy `module:function` strings; a function is `fn(graphs, args, ctx, key) -> (graphs, extras)`
-where `args` are the ':'-separated words after the name and `key` identifies the dataset for caching.
+where `args` are the ':'-separated words after the name and `key` identifies the dataset for caching. An installed
+package adds transforms through the entry point group `gbench.transforms` (gbench/plugins.py).
 """
 
 from __future__ import annotations
@@ -33,14 +34,18 @@ _cache: dict[tuple[str, str], tuple[list, dict]] = {}
 _lock = threading.Lock()
 
 
-def register_transform(name: str, target: str) -> None:
-    TRANSFORMS[name] = target
+def transform_table() -> dict[str, str]:
+    """Transform name -> `module:function`: gbench's own and those of installed plug-ins (`gbench.transforms`)."""
+    from gbench.plugins import targets
+
+    return targets("gbench.transforms", TRANSFORMS)
 
 
 def parse(spec: str) -> tuple[str, list[str]]:
     name, *args = spec.split(":")
-    if name not in TRANSFORMS:
-        raise SpecError(f"transform '{spec}' is not known; known transforms: {', '.join(sorted(TRANSFORMS))} "
+    table = transform_table()
+    if name not in table:
+        raise SpecError(f"transform '{spec}' is not known; known transforms: {', '.join(sorted(table))} "
                         "(e.g. lap_pe:16, rw_pe:16).")
     return name, args
 
@@ -55,7 +60,7 @@ def apply_transforms(graphs: list[Data], specs: list[str], ctx: DataContext | No
         with _lock:
             hit = _cache.get(cache_key)
         if hit is None:
-            module, attr = TRANSFORMS[name].split(":")
+            module, attr = transform_table()[name].split(":")
             fn = getattr(importlib.import_module(module), attr)
             hit = fn(graphs, args, ctx, f"{key}|{'|'.join(specs[: i + 1])}")
             with _lock:

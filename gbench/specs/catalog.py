@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from gbench import plugins
 from gbench.errors import SpecError
 from gbench.specs.problems import allowed_fields
 from gbench.specs.schema import ModelSpec, SuiteSpec, TaskSpec
@@ -154,6 +155,8 @@ def _task_index(root: Path) -> dict[str, Path]:
         if spec.id in index:
             raise SpecError(f"{path}: task id '{spec.id}' is already used by {index[spec.id]}; ids must be unique.")
         index[spec.id] = path
+    # Installed packages' tasks (entry point group gbench.tasks) are shipped tasks too: their version is required.
+    plugins.add_tasks(index, lambda p: load_task_file(p, catalog=True))
     return index
 
 
@@ -166,6 +169,7 @@ def _model_index(root: Path) -> dict[tuple[str, str], Path]:
         if key in index:
             raise SpecError(f"{path}: model '{spec.name}' at level {spec.level} is already defined in {index[key]}.")
         index[key] = path
+    plugins.add_models(index, load_model_file)  # installed packages' models (entry point group gbench.models)
     return index
 
 

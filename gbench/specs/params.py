@@ -180,9 +180,9 @@ def plugin_params(table: dict[str, type[Params]], group: str, name: str) -> type
     (e.g. gbench.sources), FreeParams; else None."""
     if name in table:
         return table[name]
-    from importlib.metadata import entry_points
+    from gbench import plugins
 
-    return FreeParams if any(ep.name == name for ep in entry_points(group=group)) else None
+    return FreeParams if any(ep.name == name for ep in plugins.entry_points(group)) else None
 
 
 # ---------------------------------------------------------------------------------------------------------------

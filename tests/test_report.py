@@ -1,0 +1,101 @@
+"""The terminal leaderboard at 80 columns: values whole, seeds shown, one name per metric."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from gbench.report import fmt, metric_label, print_leaderboard, to_markdown
+
+REPO = Path(__file__).resolve().parents[1]
+VALUE = re.compile(r"\d+\.\d{4}(?: ± \d+\.\d{4})?")
+
+
+def _table_lines(out: str) -> list[str]:
+    """The printed leaderboard: from its header row (starting 'task') to the line after its last row."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("task "))
+    end = next((i for i in range(start + 2, len(lines)) if lines[i].startswith(("wrote ", "ran "))), len(lines))
+    return lines[start:end]
+
+
+def _assert_whole(lines: list[str], frame: pd.DataFrame, width: int) -> None:
+    assert all(len(line) <= width for line in lines), "\n".join(lines)
+    header = lines[0].split()
+    assert header[:2] == ["task", "model"] and "test" in header and "seeds" in header, lines[0]
+    rows = [line for line in lines[2:] if line.strip()]
+    assert len(rows) == len(frame)
+    seeds_end = lines[0].index(" seeds") + len(" seeds")  # the column is right-aligned under its header
+    for line in rows:
+        assert not line.rstrip().endswith("±") and "± " + " " * 3 not in line, line  # no std cut off
+        assert re.search(r"\s\d+(?: \(\+\d+ failed\))?$", line[:seeds_end]), line  # the seeds cell, whole
+    body = "\n".join(rows)
+    for r in frame.to_dict("records"):  # every headline value, mean ± std, whole
+        assert fmt(r["mean"], r["std"]) in body, (fmt(r["mean"], r["std"]), body)
+
+
+def test_gbench_run_at_80_columns_prints_every_value_whole_with_its_seeds(tmp_path, session_cache):
+    """The whole command, its output piped (Rich then assumes 80 columns unless COLUMNS says otherwise)."""
+    spec = yaml.safe_load((REPO / "tasks" / "node" / "sbm-node.yaml").read_text())
+    spec["id"] = "sbm-node-with-a-rather-long-task-identifier"
+    spec["dataset"]["params"]["num_nodes"] = 200
+    task = tmp_path / "long.yaml"
+    task.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    env = {**os.environ, "COLUMNS": "80", "OMP_NUM_THREADS": "1", "GBENCH_CACHE": str(session_cache),
+           "GBENCH_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "gbench", "run", "--tasks", str(task), "--models",
+                           "gcn,label-propagation", "--seeds", "2", "--set", "train.epochs=3", "--device", "cpu",
+                           "--threads", "1", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    frame = pd.read_csv(out / "leaderboard.csv")
+    lines = _table_lines(done.stdout)
+    _assert_whole(lines, frame, 80)
+    assert "accuracy" in lines[2] and " acc " not in "\n".join(lines)  # the registry's one name for accuracy
+    assert set(frame["metric"]) == {"acc"}  # the CSV keeps the evaluator's own name
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    base = {"task": "t", "model": "m", "metric": "acc", "mean": 0.5, "std": 0.01, "n_seeds": 3, "n_failed": 0,
+            "n_diverged": 0, "val_mean": 0.6, "reference": float("nan"), "reference_std": float("nan"),
+            "s_per_epoch": 0.0123, "num_params": 123456, "test_near_ood_mean": 1.0, "test_near_ood_std": 0.5,
+            "test_far_ood_mean": 2.0, "test_far_ood_std": 0.7}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_the_table_fits_any_width_without_cutting_a_value():
+    from rich.console import Console
+
+    frame = _frame([
+        {"task": "structure-symmetry-synthetic-cpu-with-a-longer-name", "model": "structure-agnostic-baseline",
+         "mean": 32.9235, "std": 18.6535, "n_failed": 2, "reference": 0.815, "reference_std": 0.005},
+        {"task": "sbm-node", "model": "gcn", "metric": "rocauc", "mean": 0.8633, "std": float("nan"), "n_seeds": 1},
+        {"task": "sbm-link", "model": "common-neighbours", "metric": "hits@20", "mean": 124.3147, "std": 100.25},
+    ])
+    for width in (60, 80, 100, 140, 220):
+        console = Console(width=width, record=True)
+        print_leaderboard(frame, console)
+        text = console.export_text()
+        _assert_whole(_table_lines(text), frame, width)
+        assert "(+2 failed)" in text and "rocauc" not in text
+        if width >= 80:  # the metric column fits from 80 columns on
+            assert "roc_auc" in text and "hits@20" in text
+        if width >= 220:  # wide enough for every column: none is announced as left out
+            assert "not shown" not in text and "123,456" in text and "0.8150 ± 0.0050" in text
+        if width == 80:
+            assert "not shown:" in text and "params" in text.split("not shown:")[1]
+
+
+def test_markdown_and_comparison_tables_use_one_name_per_metric():
+    md = to_markdown(_frame([{"metric": "acc"}, {"task": "u", "metric": "accuracy"}]))
+    assert "| accuracy |" in md and "| acc |" not in md
+    assert metric_label("acc") == metric_label("accuracy") == "accuracy"
+    assert metric_label("rocauc") == metric_label("roc_auc") == "roc_auc"
+    assert metric_label("hits@20") == "hits@20"
