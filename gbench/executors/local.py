@@ -24,7 +24,7 @@ from gbench.results import RunRecord
 
 
 class InProcessExecutor:
-    """Runs jobs one after another in this process: today's behaviour and the default (`--workers 1`)."""
+    """Runs jobs one after another in this process: the default (`--workers 1`)."""
 
     name = "in-process"
     slots = 1
