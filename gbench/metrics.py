@@ -202,6 +202,11 @@ def metric_direction(name: str, evaluator: str = "sklearn", dataset: str | None 
                              f"{', '.join(sorted(SKLEARN))}")
         return SKLEARN[name].higher_is_better
     master = _ogb_master()
+    if dataset is None and name.split("@")[0] not in OGB_GENERIC:
+        close = difflib.get_close_matches(name, list(OGB_GENERIC), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"metric '{name}' is not one ogb.Evaluator computes for any dataset{hint}; allowed for "
+                         f"evaluator 'ogb' without a dataset: {', '.join(sorted(OGB_GENERIC))}")
     resolved = _ogb_dataset(name, dataset)
     if resolved not in master:
         raise ValueError(f"metric '{name}': evaluator 'ogb' needs 'dataset' to be an OGB dataset name, got {dataset!r} "

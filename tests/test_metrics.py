@@ -43,7 +43,7 @@ def test_ogb_hits_at_k_matches_its_definition():
     (dict(name="acc", evaluator="ogb", dataset="ogbn-arxiv", higher_is_better=False), "higher_is_better: true"),
     (dict(name="rocauc", evaluator="ogb", dataset="ogbn-arxiv", higher_is_better=True), "computes 'acc'"),
     (dict(name="acc", evaluator="ogb", dataset="ogbn-nope", higher_is_better=True), "OGB dataset name"),
-    (dict(name="f1", evaluator="ogb", higher_is_better=True), "evaluates generically"),
+    (dict(name="f1", evaluator="ogb", higher_is_better=True), "is not one ogb.Evaluator computes for any dataset"),
     (dict(name="precision", higher_is_better=True), "allowed: accuracy"),
 ])
 def test_registry_refuses_what_no_evaluator_provides(spec, words):
