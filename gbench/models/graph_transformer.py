@@ -146,7 +146,7 @@ class GraphTransformer(nn.Module):
         return self.head(pool(h, batch.batch, size=batch.num_graphs))
 
 
-def graph_transformer(info: TaskInfo, hidden: int = 80, layers: int = 10, heads: int = 8, dropout: float = 0.0,
+def graph_transformer(info: TaskInfo, hidden: int = 64, layers: int = 10, heads: int = 8, dropout: float = 0.0,
                       in_feat_dropout: float = 0.0, norm: Norm = "batch", residual: bool = True,
                       readout: Readout = "mean", use_edge_attr: bool = True) -> nn.Module:
     """Graph Transformer (Dwivedi & Bresson, 2020): neighbourhood-restricted multi-head attention, batch norm,
