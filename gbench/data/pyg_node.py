@@ -112,7 +112,7 @@ def planetoid_data_deviation(ds, name: str) -> str | None:
         return PUBMED_ALLX_DEVIATION
     raise DatasetUnavailable(
         f"{path}: sha256 {digest} is neither Planetoid's original {PUBMED_ALLX_SHA256} nor the documented "
-        f"rebuilt copy {PUBMED_ALLX_REBUILT_SHA256}; delete the folder {Path(ds.root)} and place the original "
+        f"rebuilt copy {PUBMED_ALLX_REBUILT_SHA256}; delete the folder {path.parent.parent} and place the original "
         "file under the data root (or let gbench download it again).")
 
 
