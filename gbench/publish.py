@@ -130,6 +130,9 @@ def to_html(frame, info: dict[str, Any], name: str) -> str:
     when = " to ".join(html.escape(t) for t in dict.fromkeys(info.get("finished") or []) if t)
     refs = sorted({str(s) for s in frame.get("reference_source", []) if isinstance(s, str) and s})
     ref_items = "".join(f"<li>{html.escape(s)}</li>" for s in refs)
+    noted = frame.dropna(subset=["data_deviation"]) if "data_deviation" in frame.columns else frame.iloc[0:0]
+    dev_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
+                        for t, d in dict.fromkeys(zip(noted["task"], noted.get("data_deviation", []))))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>gbench leaderboard: {html.escape(name)}</title><style>{_CSS}</style></head>
@@ -142,7 +145,8 @@ Click a column header to sort.</p>
 <tbody>
 {body}
 </tbody></table>
-{f"<h2>References</h2><ul>{ref_items}</ul>" if ref_items else ""}
+{f"<h2>References</h2><ul>{ref_items}</ul>" if ref_items else ""}\
+{f"<h2>Data deviations (from the records)</h2><ul>{dev_items}</ul>" if dev_items else ""}
 <h2>Environment</h2><dl>{env_rows}</dl>
 <h2>Produced by</h2><ul>{commands}</ul>
 {f'<p class="note">Runs finished {when}.</p>' if when else ""}

@@ -138,6 +138,11 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     lines += ["", "Values are as the evaluator returns them (accuracy as a fraction); ± is the std over "
               "`std_over` (seeds unless the task says folds) with `std_ddof` as in leaderboard.csv."]
+    if "data_deviation" in frame.columns:  # named by the records (e.g. a rebuilt raw file), beside the numbers
+        noted = frame.dropna(subset=["data_deviation"])
+        lines += ["", "Data deviations (from the records):", ""]
+        lines += [f"- {task}: {text}" for task, text in
+                  dict.fromkeys(zip(noted["task"], noted["data_deviation"]))]
     return "\n".join(lines) + "\n"
 
 

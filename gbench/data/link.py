@@ -175,16 +175,19 @@ def _from_random_split(task: TaskSpec, x: torch.Tensor | None, edge_index: torch
 
 
 def load_planetoid_link(task: TaskSpec, ctx: DataContext) -> LinkTaskData:
-    from gbench.data.pyg_node import _load_pyg_class
+    from gbench.data.pyg_node import _load_pyg_class, planetoid_data_deviation
 
     name = task.dataset.name
     if not name:
         raise SpecError(f"task '{task.id}': dataset.name is required for source 'planetoid-link' (Cora, CiteSeer, "
                         "PubMed).")
     ds = _load_pyg_class("Planetoid", task, ctx, "Planetoid", name=name, split="public")
+    info: dict[str, Any] = {"loader": f"torch_geometric.datasets.Planetoid(name='{name}')"}
+    deviation = planetoid_data_deviation(ds, name)
+    if deviation:
+        info["deviation"] = deviation
     data = ds[0]
-    return _from_random_split(task, data.x.float(), data.edge_index, int(data.num_nodes),
-                              {"loader": f"torch_geometric.datasets.Planetoid(name='{name}')"})
+    return _from_random_split(task, data.x.float(), data.edge_index, int(data.num_nodes), info)
 
 
 # ---------------------------------------------------------------------------------------------------------------

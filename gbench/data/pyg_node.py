@@ -11,8 +11,9 @@ import torch
 
 from gbench.data.nodes import NodeSplit, NodeTaskData
 from gbench.atomic import atomic_path
-from gbench.data.staging import DataContext, cache_lock, copy_raw_files, staged_pyg_dataset, unavailable
-from gbench.errors import SpecError
+from gbench.data.staging import (DataContext, cache_lock, copy_raw_files, sha256_file, staged_pyg_dataset,
+                                 unavailable)
+from gbench.errors import DatasetUnavailable, SpecError
 from gbench.specs import TaskSpec
 
 
@@ -86,12 +87,44 @@ def _load_pyg_class(cls_name: str, task: TaskSpec, ctx: DataContext, root_name: 
         return staged_pyg_dataset(cls, ctx, root_name, **kwargs)
 
 
+# PubMed's `ind.pubmed.allx` as Planetoid published it, and the copy rebuilt from a 6-significant-digit text dump
+# of the same TF-IDF matrix (../shared/data/README.md, PubMed row): the original is absent from every public
+# snapshot small enough to store, so a data root may hold the rebuilt file instead.
+PUBMED_ALLX = "ind.pubmed.allx"
+PUBMED_ALLX_SHA256 = "508e538e2abdccdd54c4d3e9f49d638b4af7107d85845f66ddea5a5152658b7e"
+PUBMED_ALLX_REBUILT_SHA256 = "1be14ba1a7bd9be37a375368cb3aac6e121278f70ec0e8ca0ea2f166ceff67b9"
+PUBMED_ALLX_DEVIATION = (
+    "PubMed features rebuilt: raw/ind.pubmed.allx is the reconstructed file (sha256 1be14ba1...), not Planetoid's "
+    "original (508e538e...); its values are within about 5e-6 relative of the original's")
+
+
+def planetoid_data_deviation(ds, name: str) -> str | None:
+    """Check the raw files a Planetoid dataset was built from: None when they are the published ones, the deviation
+    to record when PubMed's `allx` is the rebuilt copy; any other `allx` (a damaged or altered download) is refused,
+    as nothing measured on it could be compared."""
+    if name.lower() != "pubmed":
+        return None
+    path = Path(ds.raw_dir) / PUBMED_ALLX
+    digest = sha256_file(path)
+    if digest == PUBMED_ALLX_SHA256:
+        return None
+    if digest == PUBMED_ALLX_REBUILT_SHA256:
+        return PUBMED_ALLX_DEVIATION
+    raise DatasetUnavailable(
+        f"{path}: sha256 {digest} is neither Planetoid's original {PUBMED_ALLX_SHA256} nor the documented "
+        f"rebuilt copy {PUBMED_ALLX_REBUILT_SHA256}; delete the folder {path.parent.parent} and place the original "
+        "file under the data root (or let gbench download it again).")
+
+
 def load_planetoid(task: TaskSpec, ctx: DataContext) -> NodeTaskData:
     name = _need_name(task)
     ds = _load_pyg_class("Planetoid", task, ctx, "Planetoid", name=name, split="public")
+    info: dict[str, Any] = {"loader": f"torch_geometric.datasets.Planetoid(name='{name}', split='public')"}
+    deviation = planetoid_data_deviation(ds, name)
+    if deviation:
+        info["deviation"] = deviation
     data = ds[0]
-    return finish(data, _official_or_random(task, data), ds.num_classes, task.dataset.params,
-                  {"loader": f"torch_geometric.datasets.Planetoid(name='{name}', split='public')"})
+    return finish(data, _official_or_random(task, data), ds.num_classes, task.dataset.params, info)
 
 
 def load_webkb(task: TaskSpec, ctx: DataContext) -> NodeTaskData:

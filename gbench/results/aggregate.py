@@ -107,6 +107,10 @@ def aggregate(records: list[RunRecord]):
             "task_version": first.task_version, "model_hash": first.model_hash,
             "device": ",".join(sorted({r.device for r in ok})) or first.device,
         })
+        # Only rows whose records name a data deviation get the column, so other leaderboards keep their columns.
+        deviations = sorted({str(r.extra["data_deviation"]) for r in recs if r.extra.get("data_deviation")})
+        if deviations:
+            row["data_deviation"] = "; ".join(deviations)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

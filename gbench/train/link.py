@@ -118,6 +118,8 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
     extra: dict[str, Any] = {"message_passing": td.info.get("message_passing"), "split_seed": td.split_seed,
                              "use_valedges_as_input": td.info.get("use_valedges_as_input", False),
                              "eval_negatives": td.info.get("negatives", "seeded random non-edges (split seed)")}
+    if td.info.get("deviation"):  # data that differs from its source (PubMed's rebuilt features) says so
+        extra["data_deviation"] = td.info["deviation"]
 
     if is_fit_predict(model):
         t0 = time.perf_counter()

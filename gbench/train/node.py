@@ -45,6 +45,15 @@ def _require_neighbor_sampler(task_id: str) -> None:
 
 
 def run_node(job: Job, opts: RunOptions) -> Outcome:
+    outcome = _run_node(job, opts)
+    # Data that differs from its published files (PubMed's rebuilt features) says so in every record it makes.
+    deviation = load_task_data(job.task, opts.data).info.get("deviation")
+    if deviation:
+        outcome.extra = {**outcome.extra, "data_deviation": deviation}
+    return outcome
+
+
+def _run_node(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
     settings = train_settings(task, job.model)
     sampler = task.protocol.params.get("sampler")
