@@ -112,3 +112,23 @@ def test_gcn_takes_lrgbs_configuration_on_peptides_func():
     net = gcn(info, **model.hparams)
     # LRGB's ~500k budget: 509,710 with LRGB's one linear head; gbench's two-layer head adds 90,300.
     assert sum(p.numel() for p in net.parameters()) == 509710 + 90300
+
+
+def test_online_the_two_files_download_from_lrgbs_urls_and_are_checked(tmp_path, monkeypatch):
+    from gbench.data import lrgb
+    from gbench.data.staging import DataContext
+    from gbench.specs import load_task
+
+    fetched = []
+
+    def fake_download(url: str, dst: Path) -> None:  # no network in tests: record the URL, write other bytes
+        fetched.append(url)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(b"not LRGB's file")
+
+    monkeypatch.setattr(lrgb, "_download", fake_download)
+    ctx = DataContext(data_root=None, cache_dir=tmp_path / "cache", offline=False)
+    with pytest.raises(DatasetUnavailable, match="does not match dataset.params.csv_sha256"):
+        lrgb.load_peptides(load_task("peptides-func"), ctx)
+    assert sorted(fetched) == sorted(lrgb.URLS.values())
+    assert all(url.startswith("https://www.dropbox.com/s/") for url in fetched)
