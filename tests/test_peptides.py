@@ -78,7 +78,7 @@ def test_lrgb_split_sizes_and_graph_sizes(peptides):
     assert {k: len(v) for k, v in split.items()} == {"train": 10873, "val": 2331, "test": 2331}
     every = np.concatenate([v.numpy() for v in split.values()])
     assert np.array_equal(np.sort(every), np.arange(15535))  # disjoint and covering
-    assert round(float(np.mean([g.num_nodes for g in peptides.graphs])), 2) == 150.94  # LRGB paper, Table 1
+    assert round(float(np.mean([g.num_nodes for g in peptides.graphs])), 2) == 150.94  # the LRGB paper
     assert peptides.y.shape == (15535, 10) and peptides.feature_kind == "categorical"
     assert peptides.num_features == 9 and peptides.edge_dim == 3
 
