@@ -157,14 +157,21 @@ def _ogb_evaluator(dataset: str):
     return import_ogb(f"ogb.{family}").Evaluator(dataset)
 
 
-def _ogb_label_metric(dataset: str, metric: str) -> Callable[..., float]:
+def _ogb_label_metric(dataset: str, metric: str, generic: bool = False) -> Callable[..., float]:
     def fn(y_true, y_score):
         y_true = y_true.reshape(len(y_true), -1)
         if metric == "acc":
             y_pred = _class_ids(y_score).reshape(len(y_score), -1)
         else:
             y_pred = y_score.reshape(len(y_score), -1)
-        return _ogb_evaluator(dataset).eval({"y_true": y_true, "y_pred": y_pred})[metric]
+        evaluator = _ogb_evaluator(dataset)
+        if generic and evaluator.num_tasks != y_true.shape[1]:
+            # A stand-in dataset fixes only the expected number of task columns (OGB_GENERIC): take the data's.
+            import copy
+
+            evaluator = copy.copy(evaluator)
+            evaluator.num_tasks = y_true.shape[1]
+        return evaluator.eval({"y_true": y_true, "y_pred": y_pred})[metric]
 
     return fn
 
@@ -233,4 +240,5 @@ def get_metric(spec: MetricRef) -> Metric:
     if family == "linkproppred" and base in ("hits", "mrr"):
         return Metric(spec.name, True, _ogb_ranking_metric(dataset, base if base == "mrr" else spec.name, spec.k),
                       kind="ranking")
-    return Metric(spec.name, higher_is_better, _ogb_label_metric(dataset, spec.name))
+    return Metric(spec.name, higher_is_better,
+                  _ogb_label_metric(dataset, spec.name, generic=spec.dataset is None))

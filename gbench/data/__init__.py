@@ -38,6 +38,7 @@ SOURCES: dict[str, str] = {
     "csl": "gbench.data.tu:load_csl",
     "ogb-graph": "gbench.data.molecules:load_ogb_graph",
     "molhiv-csv": "gbench.data.molecules:load_molhiv_csv",
+    "lrgb": "gbench.data.lrgb:load_peptides",
     "graph-motifs": "gbench.data.synthetic_graphs:load_colour_motifs",
 }
 

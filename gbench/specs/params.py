@@ -100,6 +100,14 @@ class OGBGraphParams(Params):
                                "the data root's MoleculeNet HIV.csv")
 
 
+class LRGBParams(Params):
+    """LRGB's Peptides-func files, pinned by content: the split pickle is unpickled only when its sha256 matches."""
+
+    csv_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of raw/peptide_multi_class_dataset.csv.gz")
+    split_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of "
+                              "splits_random_stratified_peptide.pickle; any other file is refused unopened")
+
+
 class ScaleSplitSize(Params):
     graphs: int = Field(ge=1, description="number of graphs")
     nodes: list[int] = Field(min_length=2, max_length=2, description="[min, max] nodes per graph, min >= 6")
@@ -157,6 +165,7 @@ SOURCE_PARAMS: dict[str, type[Params]] = {
     "csl": NoParams,
     "ogb-graph": OGBGraphParams,
     "molhiv-csv": NoParams,
+    "lrgb": LRGBParams,
     "graph-motifs": MotifParams,
 }
 
