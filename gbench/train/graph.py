@@ -89,6 +89,8 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     outcome = per_split[0] if len(per_split) == 1 else _combine_folds(per_split, task)
     if data_info:
         outcome.extra = {**outcome.extra, "data": data_info}
+    if td.info.get("deviation"):  # data that differs from its published files says so, as at node and link level
+        outcome.extra = {**outcome.extra, "data_deviation": td.info["deviation"]}
     return outcome
 
 

@@ -45,21 +45,20 @@ def _require_neighbor_sampler(task_id: str) -> None:
 
 
 def run_node(job: Job, opts: RunOptions) -> Outcome:
-    outcome = _run_node(job, opts)
+    settings = train_settings(job.task, job.model)
+    if settings.batch_size and job.task.protocol.params.get("sampler"):
+        _require_neighbor_sampler(job.task.id)  # before a 1.4 GB download, not after
+    td: NodeTaskData = load_task_data(job.task, opts.data)
+    outcome = _run_node(job, opts, td, settings)
     # Data that differs from its published files (PubMed's rebuilt features) says so in every record it makes.
-    deviation = load_task_data(job.task, opts.data).info.get("deviation")
-    if deviation:
-        outcome.extra = {**outcome.extra, "data_deviation": deviation}
+    if td.info.get("deviation"):
+        outcome.extra = {**outcome.extra, "data_deviation": td.info["deviation"]}
     return outcome
 
 
-def _run_node(job: Job, opts: RunOptions) -> Outcome:
+def _run_node(job: Job, opts: RunOptions, td: NodeTaskData, settings) -> Outcome:
     task = job.task
-    settings = train_settings(task, job.model)
     sampler = task.protocol.params.get("sampler")
-    if settings.batch_size and sampler:
-        _require_neighbor_sampler(task.id)  # before a 1.4 GB download, not after
-    td: NodeTaskData = load_task_data(task, opts.data)
     split_index, split = td.split_for_seed(job.seed)
     info = node_task_info(td, task)
     device = torch.device(opts.device)
