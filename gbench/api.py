@@ -5,7 +5,8 @@
     board = gbench.run(tasks="cora", models="gcn,mlp", seeds=3, out="results")   # pandas DataFrame
     verdicts = gbench.compare("results-main", "results-branch")                   # pandas DataFrame
 
-`run` writes what `gbench run` writes (one record per job under `out/records/`, `out/leaderboard.csv` and `.md`),
+`tune` (`gbench tune`) searches each model's `search:` space with an equal budget and returns the leaderboard of
+the selected configurations' final runs. `run` writes what `gbench run` writes (one record per job under `out/records/`, `out/leaderboard.csv` and `.md`),
 skips jobs whose finished record is already there, and returns the leaderboard. `compare` reads two results
 directories or leaderboard CSVs (or two models of one) and returns one row per (task, model) with its verdict.
 A problem with the input raises `gbench.errors.GbenchError` with a one-sentence message, before any job runs.
@@ -50,10 +51,41 @@ def run(tasks: str | Sequence[str] | None = None, models: str | Sequence[str] | 
     return frame
 
 
+def tune(tasks: str | Sequence[str], models: str | Sequence[str] | None = None, *, candidates: Sequence[str] = (),
+         budget: int = 16, sampler: str = "tpe", seeds: int | str | Sequence[int] | None = None,
+         param_budget: str | int | None = None, overrides: dict[str, Any] | Sequence[str] | None = None,
+         out: Path | str = "results", storage: str | None = None, round_size: int = 4, sampler_seed: int = 0,
+         trial_seed: int = 0, device: str = "auto", deterministic: str = "auto", threads: int | None = None,
+         executor: str = "local", workers: int = 1, address: str | None = None, data_root: Path | str | None = None,
+         cache_dir: Path | str | None = None, offline: bool = False, **executor_options: Any):
+    """Tune each (task, model) with the same budget, select on validation only, run the selected configuration
+    with the final seeds; return the leaderboard of the final runs (pandas DataFrame, with the columns `tuned`,
+    `search_size` and `selected`). The arguments are `gbench tune`'s. `attrs['trials']` holds one row per trial,
+    `attrs['outcome']` the full `gbench.tuning.TuneOutcome`.
+    """
+    from gbench.tuning import prepare_tune
+
+    command = "gbench.tune(" + ", ".join(f"{k}={v!r}" for k, v in (
+        ("tasks", tasks), ("models", models), ("candidates", list(candidates) or None), ("budget", budget),
+        ("sampler", sampler), ("seeds", seeds), ("param_budget", param_budget), ("overrides", overrides))
+        if v is not None) + ")"
+    tuner = prepare_tune(tasks=tasks, models=models, candidates=candidates, budget=budget, sampler=sampler,
+                         sampler_seed=sampler_seed, round_size=round_size, trial_seed=trial_seed, seeds=seeds,
+                         param_budget=param_budget, overrides=overrides, out=out, storage=storage, device=device,
+                         deterministic=deterministic, threads=threads, executor=executor, workers=workers,
+                         address=address, data_root=data_root, cache_dir=cache_dir, offline=offline,
+                         command=command, **executor_options)
+    outcome = tuner.run()
+    frame = outcome.leaderboard
+    frame.attrs["trials"] = outcome.trials
+    frame.attrs["outcome"] = outcome
+    return frame
+
+
 def compare(base: Path | str, candidate: Path | str | None = None, *, base_model: str | None = None,
             candidate_model: str | None = None, tolerance_rel: float | None = 0.01,
             tolerance_abs: float | None = None, alpha: float = 0.05, correction: str = "holm", min_seeds: int = 3,
-            cost_tolerance: float = 0.5, bootstrap_seed: int = 0):
+            cost_tolerance: float = 0.5, bootstrap_seed: int = 0, allow_unequal_tuning: bool = False):
     """Is `candidate` better, worse, or noise compared with `base`? A pandas DataFrame, one row per (task, model)
     compared: the means, std and seeds of each side, the gain (+ is better), Welch's p (raw and corrected), the
     bootstrap CI of the gain, and `verdict` ('better', 'worse', 'no detectable change', 'too few seeds to tell').
@@ -68,7 +100,7 @@ def compare(base: Path | str, candidate: Path | str | None = None, *, base_model
 
     settings = Settings(alpha=alpha, tolerance_rel=tolerance_rel, tolerance_abs=tolerance_abs, min_seeds=min_seeds,
                         correction=correction, cost_tolerance_rel=cost_tolerance,  # type: ignore[arg-type]
-                        bootstrap_seed=bootstrap_seed)
+                        bootstrap_seed=bootstrap_seed, allow_unequal_tuning=allow_unequal_tuning)
     result = compare_results(base, candidate, base_model=base_model, candidate_model=candidate_model,
                              settings=settings)
     frame = pd.DataFrame(result.to_dict()["pairs"])

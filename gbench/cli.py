@@ -105,6 +105,9 @@ def run(
         raise typer.Exit(1)
 
 
+app.command("tune")(__import__("gbench.cli_tune", fromlist=["tune"]).tune)
+
+
 @app.command("list")
 def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) -> None:
     """List the catalog: tasks, models or suites."""
@@ -219,6 +222,9 @@ def compare(
                                   ] = False,
     fail_on_cost: Annotated[bool, typer.Option(help="Exit 1 when a cost got worse beyond its tolerance too.")
                             ] = False,
+    allow_unequal_tuning: Annotated[bool, typer.Option(help="Compare a tuned side with an untuned one (or "
+                                                            "unequal budgets) without failing the gate; the "
+                                                            "output records it.")] = False,
 ) -> None:
     """Is CANDIDATE better, worse, or noise compared with BASE? Per (task, model): tests, CI, verdict."""
     import json
@@ -231,7 +237,8 @@ def compare(
         raise GbenchError(f"--format '{format_}': choose table, markdown or json.")
     settings = Settings(alpha=alpha, tolerance_rel=tolerance_rel if tolerance_rel >= 0 else None,
                         tolerance_abs=tolerance_abs, min_seeds=min_seeds, correction=correction,  # type: ignore
-                        cost_tolerance_rel=cost_tolerance, bootstrap_seed=bootstrap_seed)
+                        cost_tolerance_rel=cost_tolerance, bootstrap_seed=bootstrap_seed,
+                        allow_unequal_tuning=allow_unequal_tuning)
     result = run_compare(base, candidate, base_model=base_model, candidate_model=candidate_model, settings=settings)
     if format_ == "json":
         body = result.to_dict()

@@ -18,8 +18,8 @@ class GateDecision:
 def decide(result, fail_on_regression: bool = True, fail_on_cost: bool = False) -> GateDecision:
     """Fail on a metric regression (`fail_on_regression`) and/or a cost regression (`fail_on_cost`). With
     `fail_on_regression`, also fail when the comparison cannot vouch for the candidate: damaged records were left
-    out (one could hide a regression), no (task, model) pair was compared, or candidate jobs failed or diverged
-    where the base's did not."""
+    out (one could hide a regression), no (task, model) pair was compared, candidate jobs failed or diverged
+    where the base's did not, or the two sides were tuned unequally (unless the settings allow it)."""
     from gbench.report import comparison_findings
 
     failed = bool((fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions))
@@ -31,6 +31,12 @@ def decide(result, fail_on_regression: bool = True, fail_on_cost: bool = False) 
                f"jobs failed or diverged in the candidate that did not in the base ({failing})")
         why = f"the regression gate cannot vouch for the candidate: {why}."
         failed = True
+    if fail_on_regression and result.unequal_tuning and not result.settings.allow_unequal_tuning and not why:
+        why = (f"the regression gate cannot vouch for the candidate: {len(result.unequal_tuning)} pair(s) were tuned "
+               f"unequally ({result.unequal_tuning[0]}); tune both sides with the same sampler and budget "
+               "(`gbench tune`), or pass --allow-unequal-tuning, which the output then records.")
+        failed = True
     findings = [line for line in comparison_findings(result, fail_on_cost)
-                if line.startswith(("REGRESSION", "COST REGRESSION", "FAILED JOBS"))] if failed else []
+                if line.startswith(("REGRESSION", "COST REGRESSION", "FAILED JOBS", "UNEQUAL TUNING"))
+                ] if failed else []
     return GateDecision(failed=failed, cannot_vouch=why, findings=findings)

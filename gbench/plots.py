@@ -143,6 +143,30 @@ def plot_scale(frame, path: Path, heads: dict[str, str] | None = None) -> Path:
     return _save(plt, fig, path)
 
 
+def plot_best_so_far(trials, path: Path) -> Path | None:
+    """A tune's progress: the best validation value so far against the trial number, one panel per task and
+    one line per model (the mean over outer folds where a k-fold task has one study per fold). `trials` is
+    `gbench.tuning.engine.trials_table`'s frame; None when it has no completed trial."""
+    if trials.empty or not trials["best_so_far"].notna().any():
+        return None
+    tasks = list(dict.fromkeys(trials["task"]))
+    plt, fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        sub = trials[trials["task"] == task]
+        for model in dict.fromkeys(sub["model"]):
+            rows = sub[sub["model"] == model].copy()
+            rows["position"] = rows.groupby(rows["fold"].fillna(-1)).cumcount() + 1
+            curve = rows.groupby("position")["best_so_far"].mean()
+            folds = rows["fold"].nunique()
+            label = f"{model} (mean of {folds} folds)" if folds > 1 else str(model)
+            ax.plot(curve.index, curve.values, marker="o", markersize=3, label=label)
+        ax.set_xlabel("trials")
+        ax.set_ylabel("best validation value so far")
+        ax.set_title(task)
+        ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
 def plot(source_or_frame, kind: str, out_dir: Path, cost: str = "time", heads: dict[str, str] | None = None,
          stem: str | None = None) -> Path:
     """Write `<out_dir>/<stem or kind>.png` and return its path."""

@@ -44,7 +44,9 @@ def metric_label(name: str) -> str:
 
 def _rows(frame) -> tuple[list[str], list[list[str]]]:
     splits = _extra_splits(frame)
+    tuned = "tuned" in frame.columns
     header = ["task", "model", "metric", "test", *splits, "val", "seeds", "reference", "s/epoch", "params"]
+    header += ["tuned", "search size", "selected"] if tuned else []
     rows = []
     for r in frame.to_dict("records"):
         failed = int(r.get("n_failed", 0) or 0) + int(r.get("n_diverged", 0) or 0)
@@ -55,6 +57,12 @@ def _rows(frame) -> tuple[list[str], list[list[str]]]:
         rows.append([str(r["task"]), str(r["model"]), metric_label(r["metric"]), fmt(r["mean"], r["std"]),
                      *[fmt(r.get(f"{s}_mean"), r.get(f"{s}_std")) for s in splits], fmt(r.get("val_mean")), seeds,
                      ref, f"{spe:.4f}" if spe is not None else "–", f"{int(params):,}" if params is not None else "–"])
+        if tuned:
+            size = r.get("search_size")
+            size = f"{int(float(size)):,}" if _num(size) is not None else ("" if size is None else str(size))
+            selected = r.get("selected")
+            rows[-1] += [str(r.get("tuned") or "no"), size if r.get("tuned") not in (None, "no") else "",
+                         str(selected) if isinstance(selected, str) else ""]
     return header, rows
 
 
@@ -71,8 +79,9 @@ def _terminal_columns(header: list[str], rows: list[list[str]], width: int
     natural = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     empty = {i for i in range(len(header)) if all(r[i] in ("", "–") for r in rows)}
     extra = [i for i, h in enumerate(header) if h.startswith("test_")]
-    optional: list[list[int]] = [extra, [header.index("reference")], [header.index("val")],
-                                 [header.index("s/epoch")], [header.index("params")]]
+    tuning = [[header.index(h)] for h in ("tuned", "search size", "selected") if h in header]
+    optional: list[list[int]] = [extra, *tuning[:1], [header.index("reference")], [header.index("val")],
+                                 [header.index("s/epoch")], [header.index("params")], *tuning[1:]]
     optional = [[i for i in group if i not in empty] for group in optional]
     chosen = {header.index(h) for h in _ALWAYS}
     names = {h: min(natural[header.index(h)], 12) for h in _NAME_SHARE}
@@ -234,6 +243,10 @@ def comparison_findings(comparison, fail_on_cost: bool = False) -> list[str]:
     for p in comparison.failing_candidates:
         lines.append(f"FAILED JOBS {p.task} / {p.model}: {p.cand_not_ok} candidate job(s) failed or diverged "
                      f"(base: {p.base_not_ok}); see the candidate's records for the errors")
+    for line in comparison.unequal_tuning:
+        allowed = comparison.settings.allow_unequal_tuning
+        lines.append(f"{'unequal tuning (allowed by --allow-unequal-tuning)' if allowed else 'UNEQUAL TUNING'} "
+                     f"{line}")
     for c in comparison.cost_regressions:
         tag = "COST REGRESSION" if fail_on_cost else "cost"
         lines.append(f"{tag} {c.task} / {c.model}: {c.column} {c.base:.4g} -> {c.candidate:.4g} ({c.ratio:.2f}x)")
@@ -273,6 +286,9 @@ def _summary(comparison, fail_on_cost: bool) -> str:
     worse = len(comparison.regressions) + len(comparison.failing_candidates) + (
         len(comparison.cost_regressions) if fail_on_cost else 0)
     head = f"{len(comparison.pairs)} pair(s) compared: " + (", ".join(parts) or "none")
+    if comparison.unequal_tuning:
+        head += f"; {len(comparison.unequal_tuning)} tuned unequally" + (
+            " (allowed)" if comparison.settings.allow_unequal_tuning else "")
     unmatched = len(comparison.only_base) + len(comparison.only_candidate) + len(comparison.not_compared)
     if unmatched:
         head += f"; {unmatched} not compared (listed above)"

@@ -32,6 +32,7 @@ class Sample:
     cost_kind: str | None = None  # peak memory measured how (records only)
     std_over: str = "seeds"
     n_not_ok: int = 0  # jobs that failed, ran out of memory or diverged
+    tuning: str = "no"  # how the row was tuned ('no', or sampler and budget: gbench.results.tuning_label)
 
 
 @dataclass
@@ -61,7 +62,7 @@ def load_side(source: Path | str, model: str | None = None, rename: str | None =
 
 
 def _side_from_records(results) -> Side:
-    from gbench.results import per_unit_values
+    from gbench.results import per_unit_values, tuning_label
 
     side = Side(results.source, "records", {}, [f"excluded damaged record: {p}" for p in results.damaged],
                 list(results.damaged))
@@ -83,7 +84,7 @@ def _side_from_records(results) -> Side:
             task_version=first.task_version, mean=sample_mean(values), std=sample_sd(values), n=len(values),
             values=values,
             costs=costs, cost_kind=",".join(sorted(k for k in kinds if k)) or None,
-            std_over=first.std_over, n_not_ok=failed)
+            std_over=first.std_over, n_not_ok=failed, tuning=tuning_label(first.tuning))
     return side
 
 
@@ -100,7 +101,8 @@ def _side_from_csv(results) -> Side:
             task_version=version, mean=float(row["mean"]), std=float(row["std"]),
             n=int(row["n_seeds"]) if finite(row["n_seeds"]) else 0, values=None, costs=costs,
             n_not_ok=sum(int(row[c]) for c in ("n_failed", "n_diverged") if c in row and finite(row[c])),
-            std_over=str(row.get("std_over", "seeds")) if _finite_or_str(row.get("std_over")) else "seeds")
+            std_over=str(row.get("std_over", "seeds")) if _finite_or_str(row.get("std_over")) else "seeds",
+            tuning=str(row["tuned"]) if isinstance(row.get("tuned"), str) and row["tuned"] else "no")
     return side
 
 

@@ -25,6 +25,7 @@ class Settings:
     confidence: float = 0.95
     n_resamples: int = 10_000
     bootstrap_seed: int = 0
+    allow_unequal_tuning: bool = False  # compare a tuned side with an untuned one (or unequal budgets) anyway
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -53,7 +54,9 @@ class Settings:
                 f"significant at alpha {self.alpha:g} after {corr} over all pairs compared; at least "
                 f"{self.min_seeds} seeds per side. Bootstrap: {self.confidence:.0%} percentile CI of the gain, "
                 f"{self.n_resamples} resamples, seed {self.bootstrap_seed}. Cost tolerance: "
-                f"{self.cost_tolerance_rel:.0%} of the base.")
+                f"{self.cost_tolerance_rel:.0%} of the base."
+                + (" Unequal tuning allowed by --allow-unequal-tuning: a tuned side may be compared with an "
+                   "untuned one or one tuned with another budget." if self.allow_unequal_tuning else ""))
 
 
 @dataclass
@@ -116,6 +119,7 @@ class Comparison:
     not_compared: list[Unmatched]
     notes: list[str]
     damaged: list[str] = field(default_factory=list)
+    unequal_tuning: list[str] = field(default_factory=list)  # 'task / model: base ..., candidate ...'
 
     @property
     def regressions(self) -> list[PairResult]:
@@ -147,7 +151,7 @@ class Comparison:
             "only_in_base": [asdict(u) for u in self.only_base],
             "only_in_candidate": [asdict(u) for u in self.only_candidate],
             "not_compared": [asdict(u) for u in self.not_compared], "notes": self.notes,
-            "damaged_records": self.damaged,
+            "damaged_records": self.damaged, "unequal_tuning": self.unequal_tuning,
             "regressions": [f"{p.task} / {p.model}" for p in self.regressions],
             "cost_regressions": [f"{c.task} / {c.model} / {c.column}" for c in self.cost_regressions],
         })
@@ -183,6 +187,7 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
     not_compared: list[Unmatched] = []
     pairs: list[PairResult] = []
     matched: list[tuple[Sample, Sample]] = []
+    unequal: list[str] = []
     for key in sorted(set(base.samples) & set(cand.samples)):
         b, c = base.samples[key], cand.samples[key]
         if b.task_version is not None and c.task_version is not None and b.task_version != c.task_version:
@@ -197,6 +202,8 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
             continue
         matched.append((b, c))
         pairs.append(_test_pair(b, c, s))
+        if b.tuning != c.tuning:
+            unequal.append(f"{key[0]} / {key[1]}: base {_tuned(b.tuning)}, candidate {_tuned(c.tuning)}")
     tested = [p for p in pairs if p.p_welch is not None]
     for p, adj in zip(tested, adjust([p.p_welch for p in tested], s.correction)):
         p.p_adjusted = adj
@@ -209,7 +216,11 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
             cr.notes.append(f"beyond the tolerance but not significant (corrected p {adj:.3g})")
             cr.verdict = "no detectable change"
     return Comparison(base.source, cand.source, s, pairs, costs, only_base, only_cand, not_compared,
-                      notes + base.warnings + cand.warnings, base.damaged + cand.damaged)
+                      notes + base.warnings + cand.warnings, base.damaged + cand.damaged, unequal)
+
+
+def _tuned(label: str) -> str:
+    return "not tuned" if label == "no" else f"tuned ({label})"
 
 
 def _test_pair(b: Sample, c: Sample, s: Settings) -> PairResult:

@@ -6,7 +6,8 @@
 - `reader`: `read_results`, a results directory or a leaderboard CSV for `compare`, `publish` and `plot`.
 """
 
-from gbench.results.aggregate import LEADERBOARD_COLUMNS, aggregate, group_records, headline_splits, per_unit_values
+from gbench.results.aggregate import (LEADERBOARD_COLUMNS, aggregate, group_records, headline_splits, per_unit_values,
+                                      tuning_label)
 from gbench.results.reader import Results, read_results
 from gbench.results.records import (
     FINAL_STATUSES,
@@ -22,5 +23,5 @@ from gbench.results.store import ResultStore, StoreReport, load_records
 __all__ = [
     "FINAL_STATUSES", "LEADERBOARD_COLUMNS", "SCHEMA_VERSION", "Cost", "DamagedRecord", "ResultStore", "Results",
     "RunRecord", "Status", "StoreReport", "aggregate", "group_records", "headline_splits", "load_records",
-    "per_unit_values", "read_record", "read_results",
+    "per_unit_values", "read_record", "read_results", "tuning_label",
 ]

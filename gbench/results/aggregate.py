@@ -2,6 +2,11 @@
 
 One row per (task, task version, model, model spec). A model whose spec or task version differs between records of
 one directory is shown as `<model>@<first 8 hex of its model hash>`, here and in every reader of results.
+
+A tune (`gbench tune`) leaves two kinds of records. Its trials (`selection` records: validation only) are never
+leaderboard rows. Its final runs carry `tuning`; they are one row per tune of a (task, model), whatever
+configuration each outer fold selected, shown as `<model>` or, beside a fixed-configuration row of the same model,
+`<model>@tuned`; such rows add the columns `tuned` (sampler and budget), `search_size` and `selected`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ def per_unit_values(records: list[RunRecord], split: str) -> list[float]:
     if ok[0].std_over == "folds":
         by_fold: dict[int, list[float]] = {}
         for r in ok:
+            if r.fold is not None:  # a job of one outer fold (a tuned final run)
+                by_fold.setdefault(r.fold, []).append(float(r.headline(split)))
+                continue
             for fold, value in enumerate(r.extra.get("fold_metrics", {}).get(split, [])):
                 by_fold.setdefault(fold, []).append(value)
         return [sum(v) / len(v) for _, v in sorted(by_fold.items())]
@@ -47,14 +55,52 @@ def group_records(records: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]
     """(name shown for the model, its records) per leaderboard row, in the leaderboard's order (task, model)."""
     groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
-        groups.setdefault((r.task, r.task_version, r.model, r.model_hash), []).append(r)
+        if r.selection:  # a tuning trial: validation only, never a leaderboard row
+            continue
+        key = "tuned:" + str(r.tuning.get("tune")) if r.tuning else r.model_hash
+        groups.setdefault((r.task, r.task_version, r.model, key), []).append(r)
     clash: dict[tuple[str, str], set] = {}
-    for task, version, model, mhash in groups:
-        clash.setdefault((task, model), set()).add((version, mhash))
+    for task, version, model, key in groups:
+        clash.setdefault((task, model), set()).add((version, key))
     out = []
-    for (task, _, model, mhash), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        out.append((model if len(clash[(task, model)]) == 1 else f"{model}@{mhash[:8]}", recs))
+    for (task, _, model, key), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3])):
+        if len(clash[(task, model)]) == 1:
+            out.append((model, recs))
+        elif key.startswith("tuned:"):
+            tunes = sum(1 for _, k in clash[(task, model)] if k.startswith("tuned:"))
+            out.append((f"{model}@tuned" if tunes == 1 else f"{model}@tuned-{key[6:14]}", recs))
+        else:
+            out.append((f"{model}@{key[:8]}", recs))
     return out
+
+
+def tuning_label(tuning: dict[str, Any] | None) -> str:
+    """'no', or how the row was tuned: 'tpe, budget 16' (+ ', <= 500,000 params' under a parameter budget)."""
+    if not tuning:
+        return "no"
+    label = f"{tuning.get('sampler')}, budget {tuning.get('budget')}"
+    if tuning.get("param_budget"):
+        label += f", <= {int(tuning['param_budget']):,} params"
+    return label
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def selected_label(recs: list[RunRecord]) -> str:
+    """The configuration a tune selected, compactly; per outer fold, the distinct selections with their counts."""
+    per_unit: dict[Any, str] = {}
+    for r in recs:
+        chosen = (r.tuning or {}).get("selected") or {}
+        per_unit[r.fold] = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(chosen.items()))
+    if len(per_unit) == 1:
+        return next(iter(per_unit.values()))
+    counts: dict[str, int] = {}
+    for text in per_unit.values():
+        counts[text] = counts.get(text, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{text} ({n}/{len(per_unit)} folds)" for text, n in ranked)
 
 
 def headline_splits(frame) -> dict[str, str]:
@@ -82,7 +128,7 @@ def aggregate(records: list[RunRecord]):
         values = per_unit_values(recs, head)
         row: dict[str, Any] = {
             "task": first.task, "model": name, "metric": first.metric,
-            "mean": _mean(values), "std": _std(values, first.std_ddof), "n_seeds": len(ok),
+            "mean": _mean(values), "std": _std(values, first.std_ddof), "n_seeds": len({r.seed for r in ok}),
             "higher_is_better": first.higher_is_better, "test_split": head,
             "val_mean": _mean(r.metrics.get("val", {}).get(first.metric) for r in ok),
         }
@@ -111,8 +157,14 @@ def aggregate(records: list[RunRecord]):
         deviations = sorted({str(r.extra["data_deviation"]) for r in recs if r.extra.get("data_deviation")})
         if deviations:
             row["data_deviation"] = "; ".join(deviations)
+        if first.tuning:
+            size = first.tuning.get("search_size")
+            row.update({"tuned": tuning_label(first.tuning), "search_size": size if size else "continuous",
+                        "selected": selected_label(recs), "model_hash": str(first.tuning.get("tune"))})
         rows.append(row)
     frame = pd.DataFrame(rows)
+    if "tuned" in frame.columns:  # beside tuned rows, a fixed-configuration row says it was not tuned
+        frame["tuned"] = frame["tuned"].fillna("no")
     if frame.empty:
         frame = pd.DataFrame(columns=LEADERBOARD_COLUMNS)
     return frame
