@@ -253,7 +253,9 @@ def _field_for(key: str) -> tuple[Any, list[dict[str, Any]]]:
         every = list(_GROUP_MODELS[group].model_fields)
         close = difflib.get_close_matches(name, list(fields[group]), n=1)
         hint = f" (did you mean '{group}.{close[0]}'?)" if close else ""
-        what = "is not searchable (only plain values are)" if name in every else f"is not an {group} setting{hint}" if group == "optim" else f"is not a {group} setting{hint}"
+        article = "an" if group == "optim" else "a"
+        what = "is not searchable (only plain values are)" if name in every else \
+            f"is not {article} {group} setting{hint}"
         return None, [problem(loc, f"{what}; searchable {group} settings: "
                               f"{', '.join(f'{group}.{n}' for n in fields[group])}", key)]
     return fields[group][name], []
@@ -342,7 +344,8 @@ def _distribution(key: str, field: Any, raw: dict[str, Any]) -> tuple[dict[str, 
         return None, [problem(loc, f"needs lo > 0 in {{loguniform: [lo, hi]}} (it is drawn in log space), got "
                               f"{_fmt(low)}", raw)]
     if kind == "int" and log and low < 1:
-        return None, [problem(loc, f"needs lo >= 1 in {{int: [lo, hi], log: true}} (it is drawn in log space), got {low}", raw)]
+        return None, [problem(loc, f"needs lo >= 1 in {{int: [lo, hi], log: true}} (it is drawn in log space), "
+                              f"got {low}", raw)]
     if field is not None:
         takes = _base_types(field.annotation)
         if kind != "int" and float not in takes:
