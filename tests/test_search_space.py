@@ -91,6 +91,7 @@ def test_grid_points_overrides_and_describe():
     space = specs.SearchSpec.model_validate({"space": {"hidden": [32, 64], "optim.lr": [0.01, 0.001],
                                                        "train.batch_size": [16, 32, 0]}, "width": "hidden"})
     assert space.is_grid() and space.grid_size() == 12
+    assert space.grid_values() == {"hidden": [32, 64], "optim.lr": [0.01, 0.001], "train.batch_size": [16, 32, 0]}
     points = space.grid_points()
     assert points[0] == {"hidden": 32, "optim.lr": 0.01, "train.batch_size": 16}
     assert points[1] == {"hidden": 32, "optim.lr": 0.01, "train.batch_size": 32}  # the last key varies fastest

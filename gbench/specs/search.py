@@ -153,15 +153,18 @@ class SearchSpec(_Strict):
             return None
         return math.prod(len(d.values) for d in self.space.values())  # type: ignore[union-attr]
 
-    def grid_points(self) -> list[dict[str, Any]]:
-        """Every point of an all-grid space, as `{key: value}`: keys in the order the space lists them, values in
-        the order each grid lists them, the last key varying fastest (itertools.product's order)."""
+    def grid_values(self) -> dict[str, list[Any]]:
+        """`{key: [values]}` of an all-grid space, in the space's order (what optuna's GridSampler takes)."""
         if not self.is_grid():
             raise SpecError("the search space has a distribution, so it has no finite list of grid points; "
                             "sample it instead.")
-        keys = list(self.space)
-        grids = [self.space[k].values for k in keys]  # type: ignore[union-attr]
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grids)]
+        return {k: list(d.values) for k, d in self.space.items()}  # type: ignore[union-attr]
+
+    def grid_points(self) -> list[dict[str, Any]]:
+        """Every point of an all-grid space, as `{key: value}`: keys in the order the space lists them, values in
+        the order each grid lists them, the last key varying fastest (itertools.product's order)."""
+        grids = self.grid_values()
+        return [dict(zip(grids, combo, strict=True)) for combo in itertools.product(*grids.values())]
 
     def overrides(self, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A chosen point `{'hidden': 64, 'optim.lr': 0.01}` -> `{'hparams': {'hidden': 64}, 'optim': {'lr': 0.01},
