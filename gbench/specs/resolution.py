@@ -18,6 +18,7 @@ from gbench.errors import SpecError
 from gbench.hashing import stable_hash
 from gbench.specs.catalog import format_problems
 from gbench.specs.schema import ModelOverride, ModelSpec, OptimSpec, ResolvedModel, TaskSpec, TrainSpec
+from gbench.specs.search import SearchSpec
 
 
 def parse_assignments(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -79,6 +80,15 @@ def resolve_model(spec: ModelSpec, task: TaskSpec, cli: dict[str, dict[str, Any]
     return ResolvedModel(name=spec.name, implementation=spec.implementation, hparams=hparams, optim=optim,
                          train=train, transforms=list(transforms), candidate=spec.candidate, code_hash=code_hash,
                          sources=sources)
+
+
+def search_space(spec: ModelSpec, task: TaskSpec) -> SearchSpec | None:
+    """The space a tune searches for `spec` on `task`: the task override's `search` where it gives one, else the
+    model's own; None where neither does."""
+    override = spec.overrides.get(task.id)
+    if override is not None and override.search is not None:
+        return override.search
+    return spec.search
 
 
 def job_identity(task: TaskSpec, model: ResolvedModel, seed: int) -> str:

@@ -20,6 +20,7 @@ from gbench.metrics import is_ogb_dataset, metric_direction
 from gbench.specs.params import (NEUTRAL_HPARAMS, OFFICIAL_SPLIT_NAME, PROTOCOL_PARAMS, SOURCE_PARAMS, SPLIT_PARAMS,
                                  identity_excluded, plugin_params)
 from gbench.specs.problems import as_problems, check_params, problem, reraise, transform_problems, unknown_name
+from gbench.specs.search import SearchSpec, register_groups
 
 Level = Literal["node", "link", "graph"]
 Target = Literal["multiclass", "binary", "multilabel", "regression"]
@@ -286,6 +287,9 @@ class TrainSpec(_Strict):
     lr_schedule: LRScheduleSpec | None = Field(default=None, description="none: a constant learning rate")
 
 
+register_groups(optim=OptimSpec, train=TrainSpec)  # what `search.space` keys optim.X and train.X name
+
+
 class ModelOverride(_Strict):
     """Settings of a model for one task, applied over the model's own."""
 
@@ -294,6 +298,7 @@ class ModelOverride(_Strict):
     train: dict[str, Any] = Field(default_factory=dict, description="fields of TrainSpec")
     transforms: list[str] | None = Field(default=None, description="replaces the model's transforms")
     source: str | None = Field(default=None, description="where these values come from")
+    search: SearchSpec | None = Field(default=None, description="replaces the model's search space on this task")
 
     @model_validator(mode="after")
     def _transforms_known(self) -> ModelOverride:
@@ -315,6 +320,8 @@ class ModelSpec(_Strict):
                                   "lap_pe:16 (see the transform tables)")
     sources: dict[str, str] = Field(default_factory=dict, description="hyperparameter or group -> where it comes "
                                     "from (a short citation; stories about runs belong in leaderboards/*-notes.md)")
+    search: SearchSpec | None = Field(default=None, description="what `gbench tune` may vary, with its source; "
+                                      "not part of the job identity")
     overrides: dict[str, ModelOverride] = Field(default_factory=dict, description="task id -> overrides")
     requires: list[str] = Field(default_factory=list, description="pip extras this model needs")
     candidate: bool = Field(default=False, description="a user's model rather than a shipped baseline")
