@@ -1,9 +1,11 @@
 """Graph-level runner: mini-batches of whole graphs, one or more evaluation splits (scale splits included), and
-k-fold protocols where one job runs every fold and records each fold's metrics.
+k-fold protocols where one job runs every fold and records each fold's metrics (or, with `Job.fold` set, runs that
+one outer fold and records it as a single split).
 
 Labels never enter a batch: batches are collated from label-free copies of the graphs and the labels are indexed
-separately. Every split but 'train' is evaluated at each evaluation step; the selected epoch is the best by the
-task's monitor, as for every level.
+separately. The validation split is evaluated at each evaluation step, every other split but 'train' once from the
+selected epoch's parameters; the selected epoch is the best by the task's monitor, as for every level. A tuning
+trial (`Job.selection`) scores the validation split alone: no other split is predicted or has its labels read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from gbench.data.graphs import GraphTaskData, strip_labels
 from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.hashing import stable_hash
-from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
+from gbench.errors import GbenchError
+from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, reported_parts, task_metrics, train_settings
 from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
@@ -78,7 +81,7 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     y_np = td.y.numpy()
 
     per_split: list[Outcome] = []
-    for split_index, split in td.splits_for_seed(job.seed):
+    for split_index, split in job_splits(job, td):
         # Every fold starts from the same seeded state, so fold results do not depend on the order they ran in.
         torch.manual_seed(job.seed)
         np.random.seed(job.seed)
@@ -94,6 +97,22 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     return outcome
 
 
+def job_splits(job: Job, td: GraphTaskData) -> list[tuple[int, dict[str, torch.Tensor]]]:
+    """The (split index, split) pairs `job` runs: those of its seed, or with `job.fold` set, that one outer fold of
+    a k-fold task."""
+    pairs = td.splits_for_seed(job.seed)
+    if job.fold is None:
+        return pairs
+    if not td.per_fold:
+        raise GbenchError(f"job '{job.label}': fold {job.fold} was given, but task '{job.task.id}' is not a k-fold "
+                          "task (each seed runs one split); run it without a fold.")
+    chosen = [(i, split) for i, split in pairs if i == job.fold]
+    if not chosen:
+        raise GbenchError(f"job '{job.label}': fold {job.fold} is out of range; task '{job.task.id}' has folds 0 "
+                          f"to {len(td.splits) - 1}.")
+    return chosen
+
+
 def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion, settings, batch_size,
                device, opts) -> Outcome:
     model = build_model(job.model.implementation, info, job.model.hparams)
@@ -107,7 +126,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         evaluated = {}
-        for name, idx in eval_parts.items():
+        for name, idx in reported_parts(eval_parts, job.selection).items():
             scores = model.predict([batcher.graphs[i] for i in idx.tolist()])
             scores = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=float)
             evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores, {name: parts_np[name]}))
@@ -158,7 +177,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     assert result.best is not None
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
-    final, _ = score([n for n in eval_parts if n != "val"])
+    final, _ = score([n for n in reported_parts(eval_parts, job.selection) if n != "val"])
     final["val"] = result.best.metrics["val"]
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
