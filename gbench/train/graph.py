@@ -20,13 +20,15 @@ from gbench.data import load_task_data
 from gbench.data.graphs import GraphTaskData, strip_labels
 from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.hashing import stable_hash
 from gbench.errors import GbenchError
+from gbench.hashing import stable_hash
 from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, reported_parts, task_metrics, train_settings
 from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
+    from gbench.data.staging import DataContext
     from gbench.job import Job, RunOptions
+    from gbench.specs import ResolvedModel, TaskSpec
 
 DEFAULT_BATCH_SIZE = 128
 
@@ -65,13 +67,18 @@ def _predict(model, batcher: GraphBatcher, index: torch.Tensor, batch_size: int)
     return torch.cat(outs) if outs else torch.empty(0)
 
 
+def graph_inputs(task: TaskSpec, model: ResolvedModel, ctx: DataContext) -> tuple[GraphTaskData, list, TaskInfo]:
+    """The task's data, its graphs after the model's transforms, and the TaskInfo the model is built with."""
+    td: GraphTaskData = load_task_data(task, ctx)
+    key = stable_hash({"task": task.identity()})
+    graphs, extras = apply_transforms(td.graphs, model.transforms, ctx, key)
+    num_features = 0 if graphs[0].x is None else int(graphs[0].x.size(1))
+    return td, graphs, graph_task_info(td, task, extras, num_features)
+
+
 def run_graph(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
-    td: GraphTaskData = load_task_data(task, opts.data)
-    key = stable_hash({"task": task.identity()})
-    graphs, extras = apply_transforms(td.graphs, job.model.transforms, opts.data, key)
-    num_features = 0 if graphs[0].x is None else int(graphs[0].x.size(1))
-    info = graph_task_info(td, task, extras, num_features)
+    td, graphs, info = graph_inputs(task, job.model, opts.data)
     device = torch.device(opts.device)
     metrics = task_metrics(task)
     criterion = loss_fn(task.target)
