@@ -7,6 +7,7 @@ wrapper (`gbench.jobs`) and the executors pass them on, and nothing here imports
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gbench.data.staging import DataContext
 from gbench.specs import ResolvedModel, TaskSpec, job_identity
@@ -14,17 +15,31 @@ from gbench.specs import ResolvedModel, TaskSpec, job_identity
 
 @dataclass(frozen=True)
 class Job:
+    """One task, resolved model and seed, and the job's scope.
+
+    `fold`: on a k-fold task, run only this outer fold (its index in the task's split list) instead of all of
+    them. `selection`: a tuning trial, which evaluates the validation split only and never computes anything on,
+    or reads the labels of, a test split. `tuning`: JSON-able metadata of a tuned final run (sampler, budget,
+    the selected configuration ...), given by the tune engine and kept in the record. Each enters the job id only
+    when it differs from its default.
+    """
+
     task: TaskSpec
     model: ResolvedModel
     seed: int
+    fold: int | None = None
+    selection: bool = False
+    tuning: dict[str, Any] | None = None
 
     @property
     def job_id(self) -> str:
-        return job_identity(self.task, self.model, self.seed)
+        return job_identity(self.task, self.model, self.seed, fold=self.fold, selection=self.selection,
+                            tuning=self.tuning)
 
     @property
     def label(self) -> str:
-        return f"{self.task.id} / {self.model.name} / seed {self.seed}"
+        scope = (f" / fold {self.fold}" if self.fold is not None else "") + (" / selection" if self.selection else "")
+        return f"{self.task.id} / {self.model.name} / seed {self.seed}{scope}"
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ def _record(job: Job, opts: RunOptions, *, status: str, error: str | None, start
         device=opts.device, determinism=determinism, environment=environment,
         std_over=task.protocol.std, std_ddof=task.protocol.std_ddof,
         reference=ref.model_dump(mode="json") if ref else None, command=opts.command, started_at=started,
-        finished_at=_now(), worker=worker, **fields)
+        finished_at=_now(), worker=worker, fold=job.fold, selection=job.selection, tuning=job.tuning, **fields)
 
 
 def failure_record(job: Job, opts: RunOptions, status: str, error: str, started: str | None = None,

@@ -87,6 +87,15 @@ class RunRecord(BaseModel):
     attempt: int = Field(default=1, ge=1, description=(
         "which attempt at this job the record is: 1, or n + 1 when it replaced n earlier failed or damaged "
         "records (kept under records/_attempts/); numbered by the result store"))
+    fold: int | None = Field(default=None, description=(
+        "the one outer fold of a k-fold task this job ran (its index in the task's split list); None: the job ran "
+        "the task's whole protocol"))
+    selection: bool = Field(default=False, description=(
+        "a tuning trial: only the validation split was evaluated, and no test split was scored or its labels read; "
+        "`metrics` holds 'val' alone"))
+    tuning: dict[str, Any] | None = Field(default=None, description=(
+        "for a tuned final run, how it was tuned (sampler, budget, the selected configuration ...), as the tune "
+        "engine gave it; None for a run of a fixed configuration"))
     checksum: str = ""
 
     def content_hash(self) -> str:

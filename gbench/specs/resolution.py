@@ -91,6 +91,18 @@ def search_space(spec: ModelSpec, task: TaskSpec) -> SearchSpec | None:
     return spec.search
 
 
-def job_identity(task: TaskSpec, model: ResolvedModel, seed: int) -> str:
-    """Same task spec (with version), same resolved model, same seed: same job id, same record file."""
-    return stable_hash({"task": task.identity(), "model": model.identity(), "seed": seed})[:16]
+def job_identity(task: TaskSpec, model: ResolvedModel, seed: int, fold: int | None = None, selection: bool = False,
+                 tuning: dict[str, Any] | None = None) -> str:
+    """Same task spec (with version), same resolved model, same seed: same job id, same record file.
+
+    A job's scope (one outer fold of a k-fold task, a validation-only tuning trial, a tuned final run's metadata)
+    enters the hash only where it differs from the default, so a plain job's id does not depend on these fields
+    existing."""
+    identity: dict[str, Any] = {"task": task.identity(), "model": model.identity(), "seed": seed}
+    if fold is not None:
+        identity["fold"] = fold
+    if selection:
+        identity["selection"] = True
+    if tuning is not None:
+        identity["tuning"] = tuning
+    return stable_hash(identity)[:16]

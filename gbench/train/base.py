@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gbench.errors import GbenchError
 from gbench.metrics import Metric, get_metric
 from gbench.specs import LRScheduleSpec, OptimSpec, ResolvedModel, TaskSpec
+
+if TYPE_CHECKING:
+    from gbench.job import Job
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,3 +98,17 @@ def evaluate_splits(metrics: list[Metric], y: np.ndarray, scores: np.ndarray, pa
                     ) -> dict[str, dict[str, float]]:
     """Every metric on every split: `parts` maps split name -> row indices into `y` and `scores`."""
     return {name: {m.name: m(y[idx], scores[idx]) for m in metrics} for name, idx in parts.items()}
+
+
+def reported_parts(parts: dict[str, T], selection: bool) -> dict[str, T]:
+    """The splits of `parts` (split name -> anything) a job scores: all of them, or in a tuning trial
+    (`Job.selection`) the validation split alone, so that no other split is scored and no test label is read."""
+    return {k: v for k, v in parts.items() if k == "val"} if selection else dict(parts)
+
+
+def refuse_fold(job: Job) -> None:
+    """Node and link tasks run one split per seed; a job naming an outer fold is a mistake in its caller."""
+    if job.fold is not None:
+        raise GbenchError(f"job '{job.label}': fold {job.fold} was given, but task '{job.task.id}' is a "
+                          f"{job.task.level}-level task with one split per seed; run it without a fold (folds "
+                          "apply to k-fold graph tasks only).")

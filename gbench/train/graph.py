@@ -1,9 +1,11 @@
 """Graph-level runner: mini-batches of whole graphs, one or more evaluation splits (scale splits included), and
-k-fold protocols where one job runs every fold and records each fold's metrics.
+k-fold protocols where one job runs every fold and records each fold's metrics (or, with `Job.fold` set, runs that
+one outer fold and records it as a single split).
 
 Labels never enter a batch: batches are collated from label-free copies of the graphs and the labels are indexed
-separately. Every split but 'train' is evaluated at each evaluation step; the selected epoch is the best by the
-task's monitor, as for every level.
+separately. The validation split is evaluated at each evaluation step, every other split but 'train' once from the
+selected epoch's parameters; the selected epoch is the best by the task's monitor, as for every level. A tuning
+trial (`Job.selection`) scores the validation split alone: no other split is predicted or has its labels read.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from gbench.data import load_task_data
 from gbench.data.graphs import GraphTaskData, strip_labels
 from gbench.data.transforms import apply_transforms
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
+from gbench.errors import GbenchError
 from gbench.hashing import stable_hash
-from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
+from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, reported_parts, task_metrics, train_settings
 from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
+    from gbench.data.staging import DataContext
     from gbench.job import Job, RunOptions
+    from gbench.specs import ResolvedModel, TaskSpec
 
 DEFAULT_BATCH_SIZE = 128
 
@@ -62,13 +67,18 @@ def _predict(model, batcher: GraphBatcher, index: torch.Tensor, batch_size: int)
     return torch.cat(outs) if outs else torch.empty(0)
 
 
+def graph_inputs(task: TaskSpec, model: ResolvedModel, ctx: DataContext) -> tuple[GraphTaskData, list, TaskInfo]:
+    """The task's data, its graphs after the model's transforms, and the TaskInfo the model is built with."""
+    td: GraphTaskData = load_task_data(task, ctx)
+    key = stable_hash({"task": task.identity()})
+    graphs, extras = apply_transforms(td.graphs, model.transforms, ctx, key)
+    num_features = 0 if graphs[0].x is None else int(graphs[0].x.size(1))
+    return td, graphs, graph_task_info(td, task, extras, num_features)
+
+
 def run_graph(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
-    td: GraphTaskData = load_task_data(task, opts.data)
-    key = stable_hash({"task": task.identity()})
-    graphs, extras = apply_transforms(td.graphs, job.model.transforms, opts.data, key)
-    num_features = 0 if graphs[0].x is None else int(graphs[0].x.size(1))
-    info = graph_task_info(td, task, extras, num_features)
+    td, graphs, info = graph_inputs(task, job.model, opts.data)
     device = torch.device(opts.device)
     metrics = task_metrics(task)
     criterion = loss_fn(task.target)
@@ -78,7 +88,7 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     y_np = td.y.numpy()
 
     per_split: list[Outcome] = []
-    for split_index, split in td.splits_for_seed(job.seed):
+    for split_index, split in job_splits(job, td):
         # Every fold starts from the same seeded state, so fold results do not depend on the order they ran in.
         torch.manual_seed(job.seed)
         np.random.seed(job.seed)
@@ -94,6 +104,22 @@ def run_graph(job: Job, opts: RunOptions) -> Outcome:
     return outcome
 
 
+def job_splits(job: Job, td: GraphTaskData) -> list[tuple[int, dict[str, torch.Tensor]]]:
+    """The (split index, split) pairs `job` runs: those of its seed, or with `job.fold` set, that one outer fold of
+    a k-fold task."""
+    pairs = td.splits_for_seed(job.seed)
+    if job.fold is None:
+        return pairs
+    if not td.per_fold:
+        raise GbenchError(f"job '{job.label}': fold {job.fold} was given, but task '{job.task.id}' is not a k-fold "
+                          "task (each seed runs one split); run it without a fold.")
+    chosen = [(i, split) for i, split in pairs if i == job.fold]
+    if not chosen:
+        raise GbenchError(f"job '{job.label}': fold {job.fold} is out of range; task '{job.task.id}' has folds 0 "
+                          f"to {len(td.splits) - 1}.")
+    return chosen
+
+
 def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, criterion, settings, batch_size,
                device, opts) -> Outcome:
     model = build_model(job.model.implementation, info, job.model.hparams)
@@ -107,7 +133,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         evaluated = {}
-        for name, idx in eval_parts.items():
+        for name, idx in reported_parts(eval_parts, job.selection).items():
             scores = model.predict([batcher.graphs[i] for i in idx.tolist()])
             scores = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=float)
             evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores, {name: parts_np[name]}))
@@ -158,7 +184,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     assert result.best is not None
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
-    final, _ = score([n for n in eval_parts if n != "val"])
+    final, _ = score([n for n in reported_parts(eval_parts, job.selection) if n != "val"])
     final["val"] = result.best.metrics["val"]
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,

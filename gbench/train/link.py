@@ -14,6 +14,9 @@ function of the seed and never depend on what else consumed randomness. The meth
 Models that do not train by gradient implement `fit(data, train_pos [2, E]) -> self` and
 `predict(data, pairs [2, P]) -> Tensor[P]` (higher is more likely an edge); `predict` is called with each split's
 allowed graph.
+
+A tuning trial (`Job.selection`) scores the validation split alone: the test pairs are never scored or read, and the
+test split's graph is never built.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from gbench.data import load_task_data
 from gbench.data.link import LinkTaskData
 from gbench.errors import SpecError
 from gbench.models.contract import ModelInputs, TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.train.base import Outcome, task_metrics, train_settings
+from gbench.train.base import Outcome, refuse_fold, reported_parts, task_metrics, train_settings
 from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
@@ -107,6 +110,7 @@ def ranking_metrics(metrics, pos: np.ndarray, neg: np.ndarray, neg_per_pos: int 
 
 def run_link(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
+    refuse_fold(job)
     td: LinkTaskData = load_task_data(task, opts.data)
     info = link_task_info(td, task)
     device = torch.device(opts.device)
@@ -114,7 +118,9 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
     negatives = negative_settings(task)
     eval_bs = int(task.protocol.params.get("eval_batch_size", DEFAULT_EVAL_BATCH_SIZE))
     model = build_model(job.model.implementation, info, job.model.hparams)
-    inputs = {split: model_inputs(td, split, device) for split in ("train", "val", "test")}
+    # A tuning trial (`Job.selection`) scores the validation split alone and never reads the test pairs.
+    scored = list(reported_parts({"val": None, "test": None}, job.selection))
+    inputs = {split: model_inputs(td, split, device) for split in ("train", *scored)}
     extra: dict[str, Any] = {"message_passing": td.info.get("message_passing"), "split_seed": td.split_seed,
                              "use_valedges_as_input": td.info.get("use_valedges_as_input", False),
                              "eval_negatives": td.info.get("negatives", "seeded random non-edges (split seed)")}
@@ -127,7 +133,7 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         evaluated = {}
-        for split in ("val", "test"):
+        for split in scored:
             pos = _as_numpy(model.predict(inputs[split], td.pos[split].to(device)))
             neg = _as_numpy(model.predict(inputs[split], td.neg[split].to(device)))
             evaluated[split] = ranking_metrics(metrics, pos, neg, td.neg_per_pos)
@@ -190,7 +196,7 @@ def run_link(job: Job, opts: RunOptions) -> Outcome:
     assert result.best is not None
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
-    final = {"val": result.best.metrics["val"], "test": score_split("test")}
+    final = {"val": result.best.metrics["val"], **{split: score_split(split) for split in scored if split != "val"}}
     extra.update({"train_negatives": {"function": "torch_geometric.utils.negative_sampling", **negatives,
                                       "seeding": "python random seeded from sha256(seed, epoch, batch)",
                                       "excludes": "training graph edges"},

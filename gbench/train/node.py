@@ -10,7 +10,8 @@ import torch
 from gbench.data import NodeTaskData, load_task_data
 from gbench.errors import GbenchError
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
-from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, task_metrics, train_settings
+from gbench.train.base import (Outcome, evaluate_splits, loss_fn, out_dim, refuse_fold, reported_parts, task_metrics,
+                               train_settings)
 from gbench.train.loop import Evaluation, Recipe, train
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def _require_neighbor_sampler(task_id: str) -> None:
 
 
 def run_node(job: Job, opts: RunOptions) -> Outcome:
+    refuse_fold(job)
     settings = train_settings(job.task, job.model)
     if settings.batch_size and job.task.protocol.params.get("sampler"):
         _require_neighbor_sampler(job.task.id)  # before a 1.4 GB download, not after
@@ -67,7 +69,7 @@ def _run_node(job: Job, opts: RunOptions, td: NodeTaskData, settings) -> Outcome
     inputs = model_inputs(td, device)
     y = td.data.y.to(device)
     y_np = td.data.y.numpy()
-    parts_np = {k: v.numpy() for k, v in split.parts().items()}
+    parts_np = reported_parts({k: v.numpy() for k, v in split.parts().items()}, job.selection)
     criterion = loss_fn(task.target)
 
     if is_fit_predict(model):
@@ -135,7 +137,7 @@ def _run_minibatch(job, opts, td, model, settings, split_index) -> Outcome:
     model.to(device)
     y_cpu = data.y
     y_np = data.y.numpy()
-    parts_np = {k: v.numpy() for k, v in split.parts().items()}
+    parts_np = reported_parts({k: v.numpy() for k, v in split.parts().items()}, job.selection)
     eval_device = torch.device(sampler.get("eval_device", opts.device))
 
     def loss(batch) -> tuple[torch.Tensor, int]:
