@@ -139,6 +139,13 @@ def imagenet_source(name: str) -> tuple[str, Path | None]:
     return f"https://huggingface.co/{get_pretrained_cfg(arch.imagenet).hf_hub_id}/resolve/main/{HF_FILENAME}", None
 
 
+def _reason(e: Exception) -> str:
+    """An exception as a short clause for inside a sentence: its type and the first sentence of its message."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = text.split(". ")[0].rstrip(".")
+    return f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
+
+
 def imagenet_file(name: str) -> Path:
     """The local file of `name`'s ImageNet weights, downloaded into the library's cache unless GBENCH_OFFLINE=1."""
     arch = arch_of(name)
@@ -157,7 +164,7 @@ def imagenet_file(name: str) -> Path:
         try:
             getattr(lib, enum)[member].get_state_dict(progress=False, check_hash=True)
         except Exception as e:  # no network, a proxy, a truncated file: the same fix in every case
-            raise ModelContractError(f"{what} and could not be downloaded ({type(e).__name__}: {e}): {where}.") from e
+            raise ModelContractError(f"{what} and could not be downloaded ({_reason(e)}): {where}.") from e
         return cached
     import huggingface_hub
     from timm.models import get_pretrained_cfg
@@ -174,7 +181,7 @@ def imagenet_file(name: str) -> Path:
     try:
         return Path(huggingface_hub.hf_hub_download(repo, HF_FILENAME, cache_dir=_hf_cache()))
     except Exception as e:
-        raise ModelContractError(f"{what} and could not be downloaded ({type(e).__name__}: {e}): {where}.") from e
+        raise ModelContractError(f"{what} and could not be downloaded ({_reason(e)}): {where}.") from e
 
 
 def weights_file(name: str, weights: str) -> Path:
