@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -63,6 +64,8 @@ def run(
     from gbench.report import print_leaderboard
     from gbench.sweep import prepare
 
+    if offline:  # model factories (ImageNet weights) and worker processes read the environment, not the flag
+        os.environ["GBENCH_OFFLINE"] = "1"
     sweep = prepare(suite=suite, tasks=tasks, models=models, candidates=model or [], seeds=seeds, overrides=set_ or [],
                     out=out, device=device, deterministic=deterministic, threads=threads, executor=executor,
                     workers=workers, address=address, partition=partition, time_limit=time_,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def tune(
     from gbench.report import print_leaderboard
     from gbench.tuning import prepare_tune
 
+    if offline:  # model factories (ImageNet weights) and worker processes read the environment, not the flag
+        os.environ["GBENCH_OFFLINE"] = "1"
     tuner = prepare_tune(tasks=tasks, models=models, candidates=model or [], budget=budget, sampler=sampler,
                          sampler_seed=sampler_seed, round_size=round_size, trial_seed=trial_seed, seeds=seeds,
                          param_budget=param_budget, overrides=set_ or [], out=out, storage=storage, device=device,
