@@ -180,3 +180,21 @@ def test_tuning_metadata_is_recorded():
     record = run_job(_job("sbm-node", "mlp", train={"epochs": 2}, tuning=tuning), _opts())
     assert record.status == "ok", record.error
     assert record.tuning == tuning and not record.selection and "test" in record.metrics
+
+
+def test_scoped_records_round_trip_and_records_without_the_fields_still_verify(tmp_path):
+    from pathlib import Path
+
+    from gbench.results import ResultStore, read_record
+
+    tuning = {"sampler": "grid", "budget": 4}
+    job = _job("sbm-node", "mlp", train={"epochs": 2}, selection=True, tuning=tuning)
+    path = ResultStore(tmp_path / "out").write(run_job(job, _opts()))
+    back = read_record(path)
+    assert (back.selection, back.tuning, back.fold, back.job_id) == (True, tuning, None, job.job_id)
+    reference = Path(__file__).resolve().parents[1] / "leaderboards" / "ci-reference" / "records"
+    old = sorted(reference.rglob("*.json"))
+    assert old and all("selection" not in p.read_text() for p in old)
+    for p in old:
+        record = read_record(p)  # raises DamagedRecord on a checksum mismatch
+        assert (record.fold, record.selection, record.tuning) == (None, False, None)
