@@ -164,6 +164,30 @@ def test_two_local_workers_select_what_one_process_selects(cli, tmp_path):
                                                                     if not r.selection]
 
 
+def test_ray_selects_what_one_process_selects(cli, tmp_path, monkeypatch):
+    """The same tune with its trials on Ray (a fresh local instance gbench starts) selects the same configuration
+    from the same trial records as in process."""
+    import shutil
+    import tempfile
+
+    pytest.importorskip("ray")
+    spec = _spec(tmp_path)
+    args = ["tune", "--tasks", "sbm-node", "--model", str(spec), "--sampler", "tpe", "--budget", "4",
+            "--round-size", "2", "--seeds", "1", *FAST]
+    one, ray = tmp_path / "one", tmp_path / "ray"
+    assert cli(*args, "--out", str(one)).code == 0
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gbray", dir="/tmp"))  # Ray's socket paths must stay short
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a local instance would otherwise write ~/.ray/auth_token
+    try:
+        on_ray = cli(*args, "--executor", "ray", "--out", str(ray))
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert on_ray.code == 0, on_ray
+    assert {r.worker["executor"] for r in _records(ray)} == {"ray"}
+    assert _selection_view(one) == _selection_view(ray)
+
+
 @pytest.mark.parametrize("change, args, message", [
     ({"search": None}, [], "has no search space"),
     ({"search": {"space": {"hidden": {"int": [4, 32]}}, "width": "hidden"}}, ["--sampler", "grid"],
