@@ -91,12 +91,14 @@ def _columns(frame) -> list[tuple[str, str, bool]]:
     cols += [(f"{s}_mean", s, False) for s in _extra_splits(frame)]
     cols += [("val_mean", "val", False), ("n_seeds", "seeds", False), ("s_per_epoch", "s/epoch", False),
              ("peak_memory_mb", "peak MB", False), ("num_params", "params", False)]
+    cols += [("tuned", "tuned", True), ("search_size", "search size", True), ("selected", "selected", True)]
     return [c for c in cols if c[0] in frame.columns or c[0] == "reference"]
 
 
 def _cell(row: dict, key: str, text: bool) -> str:
     if text:
-        v = metric_label(row.get(key, "")) if key == "metric" else str(row.get(key, ""))
+        v = metric_label(row.get(key, "")) if key == "metric" else row.get(key, "")
+        v = "" if v is None or (isinstance(v, float) and v != v) else str(v)  # an untuned row has no selection
         return f'<td class="text" data-value="{html.escape(v)}">{html.escape(v)}</td>'
     value = _num(row.get(key))
     data = "" if value is None else repr(value)
