@@ -24,6 +24,7 @@ sampling (the authors' citation-graph commands sample none).
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 
@@ -34,12 +35,16 @@ _COMPLETION_CHUNK = 65536  # completion queries scored at once (bounds the [Q, h
 
 
 class NCNCModel(NCNModel):
+    """NCN's encoder, branches and head; `score` aggregates the completed common neighbours instead of the observed
+    ones. No parameters of its own: the completion pass is the network's NCN."""
+
     def __init__(self, info: TaskInfo, hidden: int, layers: int, input_dropout: float, dropout: float,
                  predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None, prob_scale: float,
                  prob_offset: float, prior: float, alpha: float) -> None:
         super().__init__(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding)
         if not 0.0 < prior <= 1.0:
-            raise ValueError(f"ncnc: prior must be in (0, 1], got {prior}")
+            raise ValueError(f"ncnc: hparams.prior (the authors' --pt) must be in (0, 1], got {prior}; set it so in "
+                             "the model spec.")
         self.prob_scale, self.prob_offset, self.prior, self.alpha = prob_scale, prob_offset, prior, alpha
 
     def completion_weight(self, logits: torch.Tensor) -> torch.Tensor:
