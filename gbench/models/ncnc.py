@@ -1,0 +1,99 @@
+"""Neural Common Neighbor with Completion (NCNC; Wang, Yang & Zhang, "Neural Common Neighbor with Completion for
+Link Prediction", ICLR 2024, arXiv 2302.00890), re-implemented from the paper beside gbench's NCN
+(`gbench.models.link.NCNModel`), whose encoder, branches and head it shares:
+
+    NCNC(i, j) = MLP( sum_{u in N(i) ∩ N(j)} z_u + sum_{u in N(i) \\ N(j)} w(j, u) z_u
+                      + sum_{u in N(j) \\ N(i)} w(i, u) z_u  ||  z_i ⊙ z_j ),
+
+where w(a, u) is the probability, estimated by an NCN pass of the same network on the observed graph, that the
+missing edge (a, u) exists: a node adjacent to only one endpoint is a common neighbour with that probability
+(the paper's "common neighbour completion"). Nodes adjacent to neither endpoint take no part. The completion pass
+runs without gradient, as in the authors' code: the probabilities weight the aggregation, no loss trains them.
+
+The probability is the NCN logit s calibrated as the authors' code does (its --probscale, --proboffset, --pt and
+--alpha), written here as a shift of the log-odds by the prior:
+    w = alpha * sigmoid(prob_scale * (s - prob_offset) + log(prior)),
+which equals alpha * prior * p / (prior * p + 1 - p) with p = sigmoid(prob_scale * (s - prob_offset)).
+
+Target link removal (the paper's TLR) is the runner's `mask_target_edges`: each training batch's positive edges
+are removed from the graph passed to `encode` and `score`, so both the common neighbours and the completion pass
+see the graph without the target links. One completion step (the paper's NCNC, not NCNC-2); no neighbour
+sampling (the authors' citation-graph commands sample none).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from gbench.models.contract import TaskInfo
+from gbench.models.link import NCNModel, _quiet_sparse, _scipy_adjacency
+
+_COMPLETION_CHUNK = 65536  # completion queries scored at once (bounds the [Q, hidden] activations)
+
+
+class NCNCModel(NCNModel):
+    """NCN's encoder, branches and head; `score` aggregates the completed common neighbours instead of the observed
+    ones. No parameters of its own: the completion pass is the network's NCN."""
+
+    def __init__(self, info: TaskInfo, hidden: int, layers: int, input_dropout: float, dropout: float,
+                 predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None, prob_scale: float,
+                 prob_offset: float, prior: float, alpha: float) -> None:
+        super().__init__(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding)
+        if not 0.0 < prior <= 1.0:
+            raise ValueError(f"ncnc: hparams.prior (the authors' --pt) must be in (0, 1], got {prior}; set it so in "
+                             "the model spec.")
+        self.prob_scale, self.prob_offset, self.prior, self.alpha = prob_scale, prob_offset, prior, alpha
+
+    def completion_weight(self, logits: torch.Tensor) -> torch.Tensor:
+        """NCN logits [Q] of the missing edges -> completion weights [Q] in (0, alpha)."""
+        return self.alpha * torch.sigmoid(self.prob_scale * (logits - self.prob_offset) + math.log(self.prior))
+
+    def completed_neighbours(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
+        """C [P, N] (sparse COO, float): C[p, u] = 1 for a common neighbour u of pairs[:, p] = (i, j); the
+        completion weight of the edge (j, u) for u adjacent to i only and of (i, u) for u adjacent to j only; no
+        entry for any other node (nor for i and j themselves). z [N, H] are the node representations of `encode`."""
+        a = self._graphs.get(data.edge_index, "scipy", lambda: _scipy_adjacency(data.edge_index, data.num_nodes))
+        i, j = pairs[0].cpu().numpy(), pairs[1].cpu().numpy()
+        ai, aj = a[i], a[j]
+        common = ai.multiply(aj).tocoo()
+        rows, cols = [common.row], [common.col]
+        weights = [torch.ones(common.nnz, dtype=z.dtype)]
+        queries = []
+        for own, other_end in ((ai - ai.multiply(aj), j), (aj - ai.multiply(aj), i)):
+            own = own.tocoo()
+            keep = (own.data > 0) & (own.col != other_end[own.row])  # an endpoint is not its own pair's neighbour
+            r, c = own.row[keep], own.col[keep]
+            rows.append(r)
+            cols.append(c)
+            queries.append(np.stack([other_end[r], c]))
+        q = torch.from_numpy(np.concatenate(queries, axis=1).astype(np.int64)).to(pairs.device)
+        with torch.no_grad():
+            logits = [NCNModel.score(self, z, q[:, s: s + _COMPLETION_CHUNK], data)
+                      for s in range(0, q.size(1), _COMPLETION_CHUNK)]
+            weights.append(self.completion_weight(torch.cat(logits)).cpu() if logits else torch.zeros(0))
+        idx = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)]).astype(np.int64))
+        with _quiet_sparse():
+            return torch.sparse_coo_tensor(idx, torch.cat(weights).to(z.dtype), (pairs.size(1), data.num_nodes)
+                                           ).coalesce().to(z.device)
+
+    def score(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
+        s = self.completed_neighbours(z, pairs, data)
+        if self.training and self.cn_edge_dropout > 0:  # as NCN: drop aggregated neighbours, rescale the rest
+            keep = torch.rand(s.values().numel(), device=z.device) >= self.cn_edge_dropout
+            with _quiet_sparse():
+                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 - self.cn_edge_dropout),
+                                            s.shape).coalesce()
+        cn = torch.sparse.mm(s, z)
+        h = torch.cat([self.cn_branch(cn), self.ij_branch(z[pairs[0]] * z[pairs[1]])], dim=-1)
+        return self.head(h).view(-1)
+
+
+def ncnc(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
+         predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
+         prob_scale: float = 4.3, prob_offset: float = 2.8, prior: float = 0.75, alpha: float = 1.0) -> NCNCModel:
+    """Defaults: the NCN README's Cora command (--probscale 4.3 --proboffset 2.8 --pt 0.75 --alpha 1.0)."""
+    return NCNCModel(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding,
+                     prob_scale, prob_offset, prior, alpha)
