@@ -108,3 +108,32 @@ def test_the_process_count_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("GBENCH_RENDER_PROCESSES", "many")
     with pytest.raises(GbenchError, match="GBENCH_RENDER_PROCESSES"):
         R.render_processes()
+
+
+def test_a_model_spec_names_the_backend_and_gets_its_own_job(cli, tmp_path):
+    _need("igraph")
+    import yaml
+
+    from gbench.results import ResultStore, read_record
+    from gbench.specs import load_task
+    from gbench.specs.catalog import catalog_root
+
+    task = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
+    task["id"] = "structure-topology-render"
+    task["dataset"]["params"]["splits"] = {k: {"graphs": 8, "nodes": v["nodes"]}
+                                           for k, v in task["dataset"]["params"]["splits"].items()}
+    (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
+    paths = []
+    for backend in ("nx", "igraph"):
+        model = yaml.safe_load((catalog_root() / "baselines" / "structure" / "resnet10-kk-scratch.yaml").read_text())
+        model.pop("overrides")
+        model["name"] = f"resnet10-kk-{backend}"
+        model["transforms"] = ["render:kk:32" if backend == "nx" else "render:kk:32:0:igraph"]
+        paths.append(tmp_path / f"{backend}.yaml")
+        paths[-1].write_text(yaml.safe_dump(model))
+    result = cli("run", "--tasks", tmp_path / "task.yaml", "--models", ",".join(map(str, paths)), "--seeds", "1",
+                 "--set", "train.epochs=1", "--out", tmp_path / "o", "--threads", "1")
+    assert result.code == 0, result
+    recs = {r.model: r for r in map(read_record, ResultStore(tmp_path / "o").record_paths())}
+    assert set(recs) == {"resnet10-kk-nx", "resnet10-kk-igraph"} and all(r.status == "ok" for r in recs.values())
+    assert recs["resnet10-kk-nx"].job_id != recs["resnet10-kk-igraph"].job_id
