@@ -59,6 +59,32 @@ def test_one_cache_file_serves_every_model_with_the_same_layout_size_and_backend
     assert not all(torch.equal(x.image, y.image) for x, y in zip(a, nx_images))  # igraph's KK is not networkx's
 
 
+def test_two_renderers_at_once_draw_a_dataset_once(tmp_path, monkeypatch):
+    # Two threads stand in for two processes: each takes the cache folder's file lock through its own handle.
+    import threading
+    import time
+
+    graphs = _graphs(1)[:4]
+    ctx = DataContext(data_root=None, cache_dir=tmp_path)
+    draws = []
+    real_draw = R.draw
+
+    def slow_draw(*a, **k):
+        draws.append(1)
+        time.sleep(0.5)  # long enough for the other thread to reach the lock while this one holds it
+        return real_draw(*a, **k)
+
+    monkeypatch.setattr(R, "draw", slow_draw)
+    out: list[torch.Tensor] = []
+    threads = [threading.Thread(target=lambda: out.append(R.render_images(graphs, "circular", 32, 0, ctx)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(draws) == 1 and len(out) == 2 and torch.equal(out[0], out[1])
+
+
 def test_the_default_backend_is_networkx():
     graphs = _graphs(1)[:3]
     default = R.render_images(graphs, "fa2", 32, 0, None)
