@@ -101,9 +101,9 @@ def render_one(n: int, edges: np.ndarray, kind: str, size: int, seed: int = 0, b
     return rasterize(layout(n, edges, kind, seed, backend), edges, size)
 
 
-# Below this many graphs a pool costs more than it saves: each process starts a fresh interpreter (a second or
-# more before the first layout), and the small CPU profiles draw a few hundred graphs in seconds.
-PARALLEL_FROM = 256
+# Below this many graphs a pool costs more than it saves: starting the processes and handing the graphs over
+# takes tens of milliseconds with fork and seconds where only spawn exists, against 5-100 ms a graph for a layout.
+PARALLEL_FROM = 64
 
 
 def render_processes(processes: int | None = None) -> int:
