@@ -110,7 +110,7 @@ def test_fast_layouts_place_every_node_in_the_unit_square(kind, backend):
 
 def test_a_missing_layout_library_names_its_pip_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "igraph", None)  # `import igraph` now raises ImportError
-    with pytest.raises(GbenchError, match=r"pip install python-igraph") as err:
+    with pytest.raises(GbenchError, match=r"pip install igraph") as err:
         apply_transforms(_graphs(1)[:2], ["render:kk:32:0:igraph"], None, "missing-igraph")
     assert str(err.value).count(".") <= 3 and "\n" not in str(err.value)
     monkeypatch.setitem(sys.modules, "fa2_modified", None)

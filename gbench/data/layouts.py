@@ -6,12 +6,12 @@ from other random positions than networkx's, so the drawings differ. networkx (`
 the default for every layout; a spec that wants a faster library names it (`render:kk:64:0:igraph`), which makes
 it a different transform string, hence a different job.
 
-| layout     | backends                   | what runs                                                                   |
-|------------|----------------------------|-----------------------------------------------------------------------------|
-| `kk`       | `nx`, `igraph`             | Kamada-Kawai: scipy's L-BFGS on the stress (nx); igraph's C solver (igraph) |
-| `fa2`      | `nx`, `fa2-modified`       | ForceAtlas2, 100 iterations, seeded: numpy (nx); compiled Cython (fa2-mod.) |
-| `spectral` | `nx`                       | the two Laplacian eigenvectors after the constant one                       |
-| `circular` | `nx`                       | nodes evenly on a circle in index order                                     |
+| layout     | backends             | what runs                                                                  |
+|------------|----------------------|----------------------------------------------------------------------------|
+| `kk`       | `nx`, `igraph`       | Kamada-Kawai: scipy's L-BFGS on the stress (nx); igraph's C solver         |
+| `fa2`      | `nx`, `fa2-modified` | ForceAtlas2, 100 iterations, seeded: numpy (nx); compiled Cython (fa2-mod) |
+| `spectral` | `nx`                 | the two Laplacian eigenvectors after the constant one                      |
+| `circular` | `nx`                 | nodes evenly on a circle in index order                                    |
 
 Both fast backends start from fixed positions (igraph: the circle; fa2-modified: a numpy generator seeded with
 `seed`), so a graph's layout is a function of its edges, the layout, the backend and the seed only: the same in
@@ -32,8 +32,9 @@ BACKENDS: dict[str, tuple[str, ...]] = {"kk": ("nx", "igraph"), "fa2": ("nx", "f
                                         "spectral": ("nx",), "circular": ("nx",)}
 LAYOUTS = tuple(BACKENDS)
 ALL_BACKENDS = ("nx", "igraph", "fa2-modified")
-# backend -> (module to import, the pip distribution that provides it)
-PACKAGES: dict[str, tuple[str, str]] = {"nx": ("networkx", "networkx"), "igraph": ("igraph", "python-igraph"),
+# backend -> (module to import, the pip distribution that provides it; `igraph` is the current name of what was
+# published as python-igraph, which is now a legacy alias that installs it)
+PACKAGES: dict[str, tuple[str, str]] = {"nx": ("networkx", "networkx"), "igraph": ("igraph", "igraph"),
                                         "fa2-modified": ("fa2_modified", "fa2-modified")}
 FA2_ITERATIONS = 100
 
