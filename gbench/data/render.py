@@ -1,10 +1,17 @@
-"""Graph drawings as images for vision models: a networkx layout, rasterised by a small numpy renderer.
+"""Graph drawings as images for vision models: a layout (gbench.data.layouts), rasterised by a small numpy renderer.
 
-The input transform `render:<layout>:<size>[:<seed>]` (e.g. `render:kk:64`) attaches `image`, a uint8 tensor
-[1, 3, size, size], to every graph; a batch then holds `image` [num_graphs, 3, size, size]. Layouts: `kk`
-(Kamada-Kawai), `spectral`, `fa2` (ForceAtlas2, seeded) and `circular`, all from networkx. Every graph is drawn once
-per dataset and the images are cached under `<cache>/renders/`, keyed by the graphs' edges, the layout, the size, the
-seed and this module's source, so the layout's randomness is frozen, as in GraphAbstract.
+The input transform `render:<layout>:<size>[:<seed>[:<backend>]]` (e.g. `render:kk:64`, `render:kk:64:0:igraph`)
+attaches `image`, a uint8 tensor [1, 3, size, size], to every graph; a batch then holds `image`
+[num_graphs, 3, size, size]. Layouts: `kk` (Kamada-Kawai), `spectral`, `fa2` (ForceAtlas2, seeded) and `circular`;
+backends: `nx` (networkx, the reference and the default), `igraph` (kk) and `fa2-modified` (fa2), see
+gbench/data/layouts.py. The backend is part of the transform string, so a spec that changes it is a new job.
+
+Every graph is drawn once per dataset, in parallel over the available cores (a pool of processes over graphs;
+`GBENCH_RENDER_PROCESSES` limits it; each graph's image depends on that graph only, so the images are the same
+whatever the number of processes). The images are cached under `<cache>/renders/`, keyed by the graphs' edges,
+the layout, the backend and its library's version, the size, the seed and the renderer's source, not by the model:
+every model that draws the same dataset the same way reads the same file, written atomically under the cache lock,
+so the layout's randomness is frozen, as in GraphAbstract.
 
 The look follows the paper's (Appendix D): a black background, white edges (alpha 0.8) and sky-blue nodes with a
 white border; sizes scale with the image (at 224 px: node radius ~4.9 px, i.e. matplotlib's s=50 at 100 dpi; edges
@@ -14,39 +21,24 @@ white border; sizes scale with the image (at 224 px: node radius ~4.9 px, i.e. m
 from __future__ import annotations
 
 import hashlib
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from gbench.errors import SpecError
+from gbench.data.layouts import ALL_BACKENDS, BACKENDS, LAYOUTS, backend_version, check, layout, require
+from gbench.errors import GbenchError, SpecError
+
+__all__ = ["BACKENDS", "LAYOUTS", "layout", "rasterize", "render_images", "render_one", "render_transform"]
 
 RENDER_VERSION = "render-v1"
-LAYOUTS = ("kk", "spectral", "fa2", "circular")
 SKYBLUE = np.array([135, 206, 235], dtype=np.float32) / 255.0
 EDGE_ALPHA = 0.8
-
-
-def layout(n: int, edges: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
-    """Node positions [n, 2] (float64) from networkx; `seed` is used by the stochastic layouts (fa2)."""
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(edges.tolist())
-    if n == 1:
-        return np.zeros((1, 2))
-    if kind == "kk":
-        pos = nx.kamada_kawai_layout(g)
-    elif kind == "spectral":
-        pos = nx.spectral_layout(g)
-    elif kind == "fa2":
-        pos = nx.forceatlas2_layout(g, seed=seed, max_iter=100)
-    elif kind == "circular":
-        pos = nx.circular_layout(g)
-    else:
-        raise SpecError(f"layout '{kind}' is not known; known layouts: {', '.join(LAYOUTS)}.")
-    return np.array([pos[v] for v in range(n)], dtype=np.float64)
 
 
 def rasterize(pos: np.ndarray, edges: np.ndarray, size: int) -> np.ndarray:
@@ -104,8 +96,68 @@ def rasterize(pos: np.ndarray, edges: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(2, 0, 1))
 
 
-def render_one(n: int, edges: np.ndarray, kind: str, size: int, seed: int = 0) -> np.ndarray:
-    return rasterize(layout(n, edges, kind, seed), edges, size)
+def render_one(n: int, edges: np.ndarray, kind: str, size: int, seed: int = 0, backend: str = "nx") -> np.ndarray:
+    """One graph (n nodes, undirected edges [m, 2]) -> uint8 [3, size, size]."""
+    return rasterize(layout(n, edges, kind, seed, backend), edges, size)
+
+
+# Below this many graphs a pool costs more than it saves: starting the processes and handing the graphs over
+# takes tens of milliseconds with fork and seconds where only spawn exists, against 5-100 ms a graph for a layout.
+PARALLEL_FROM = 64
+
+
+def render_processes(processes: int | None = None) -> int:
+    """How many processes draw: `processes` if given, else `GBENCH_RENDER_PROCESSES`, else the usable cores."""
+    if processes is None:
+        env = os.environ.get("GBENCH_RENDER_PROCESSES", "").strip()
+        if env:
+            try:
+                processes = int(env)
+            except ValueError:
+                processes = 0
+            if processes < 1:
+                raise GbenchError(f"GBENCH_RENDER_PROCESSES={env!r} must be a whole number of processes, 1 or "
+                                  "more; unset it to use every usable core.")
+        else:
+            processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, processes)
+
+
+def _draw_chunk(job: tuple[list[tuple[int, np.ndarray]], str, int, int, str]) -> np.ndarray:
+    items, kind, size, seed, backend = job
+    return np.stack([render_one(n, edges, kind, size, seed, backend) for n, edges in items])
+
+
+def _preload(kind: str, backend: str) -> None:
+    render_one(3, np.array([[0, 1], [1, 2]]), kind, 16, 0, backend)  # imports every module a layout touches
+
+
+def draw(items: list[tuple[int, np.ndarray]], kind: str, size: int, seed: int = 0, backend: str = "nx",
+         processes: int | None = None) -> np.ndarray:
+    """Draw graphs given as (num_nodes, undirected edges [m, 2]) -> uint8 [G, 3, size, size], in order.
+
+    `processes` None: the pool is used from PARALLEL_FROM graphs on, with `render_processes()` processes; an
+    explicit number > 1 always uses a pool of that size. The images do not depend on it.
+    """
+    check(kind, backend)
+    require(backend)  # in this process, so a missing library is one clear error, not a worker's traceback
+    if not items:
+        return np.zeros((0, 3, size, size), dtype=np.uint8)
+    n_proc = min(render_processes(processes), len(items))
+    if (processes is None and len(items) < PARALLEL_FROM) or multiprocessing.current_process().daemon:
+        n_proc = 1  # a daemonic process may not start children
+    if n_proc == 1:
+        return _draw_chunk((items, kind, size, seed, backend))
+    step = math.ceil(len(items) / (4 * n_proc))  # a few chunks per process, so an unlucky chunk does not dominate
+    jobs = [(items[i:i + step], kind, size, seed, backend) for i in range(0, len(items), step)]
+    # fork where the platform has it: a spawned process would re-run the caller's main script (a user's script
+    # without a main guard breaks) and pay a second or more of imports. The children run numpy, scipy and the
+    # layout library only, never torch, so the parent's torch threads are not a hazard; the libraries are imported
+    # here first so no child imports anything.
+    _preload(kind, backend)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(n_proc, mp_context=multiprocessing.get_context(method)) as pool:
+        return np.concatenate(list(pool.map(_draw_chunk, jobs)))
 
 
 def _undirected(edge_index: torch.Tensor) -> np.ndarray:
@@ -114,48 +166,65 @@ def _undirected(edge_index: torch.Tensor) -> np.ndarray:
     return np.stack([ei[0][keep], ei[1][keep]], 1)
 
 
-def _parse(args: list[str]) -> tuple[str, int, int]:
+def _parse(args: list[str]) -> tuple[str, int, int, str]:
+    """The transform's words (layout, size, seed, backend; RenderParams' fields in order)."""
+    spec = f"render:{':'.join(args)}"
     if not args or args[0] not in LAYOUTS:
-        raise SpecError(f"transform render:{':'.join(args)}: give a layout ({', '.join(LAYOUTS)}) and a size, "
-                        "e.g. render:kk:64.")
+        raise SpecError(f"transform {spec}: give a layout ({', '.join(LAYOUTS)}) and a size, e.g. render:kk:64.")
+    if len(args) > 4:
+        raise SpecError(f"transform {spec}: at most layout, size, seed and backend, e.g. render:kk:64:0:igraph.")
     try:
         size = int(args[1]) if len(args) > 1 else 64
         seed = int(args[2]) if len(args) > 2 else 0
     except ValueError:
-        raise SpecError(f"transform render:{':'.join(args)}: size and seed must be integers.") from None
+        raise SpecError(f"transform {spec}: size and seed must be integers (the backend comes after the seed, "
+                        "e.g. render:kk:64:0:igraph).") from None
     if not 16 <= size <= 1024:
-        raise SpecError(f"transform render:{':'.join(args)}: the image size must be between 16 and 1024.")
-    return args[0], size, seed
+        raise SpecError(f"transform {spec}: the image size must be between 16 and 1024.")
+    backend = args[3] if len(args) > 3 else "nx"
+    if backend not in ALL_BACKENDS:
+        raise SpecError(f"transform {spec}: backend '{backend}' is not known; known: {', '.join(ALL_BACKENDS)}.")
+    check(args[0], backend)
+    return args[0], size, seed, backend
 
 
-def _key(graphs, kind: str, size: int, seed: int) -> str:
+def _key(graphs, kind: str, size: int, seed: int, backend: str) -> str:
     h = hashlib.sha256()
-    with open(__file__, "rb") as f:
-        h.update(f.read())
-    h.update(f"{RENDER_VERSION}|{kind}|{size}|{seed}".encode())
+    for module in (Path(__file__), Path(__file__).with_name("layouts.py")):
+        h.update(module.read_bytes())
+    h.update(f"{RENDER_VERSION}|{kind}|{size}|{seed}|{backend}|{backend_version(backend)}".encode())
     for g in graphs:
         h.update(int(g.num_nodes).to_bytes(4, "little"))
         h.update(g.edge_index.numpy().tobytes())
     return h.hexdigest()[:24]
 
 
-def render_images(graphs, kind: str, size: int, seed: int = 0, ctx=None) -> torch.Tensor:
-    """uint8 [G, 3, size, size]: from the render cache when `ctx` has one, else drawn (and cached)."""
+def render_images(graphs, kind: str, size: int, seed: int = 0, ctx=None, backend: str = "nx",
+                  processes: int | None = None) -> torch.Tensor:
+    """uint8 [G, 3, size, size]: from the render cache when `ctx` has one, else drawn (and cached).
+
+    The cache file is keyed by what the images depend on (the graphs, layout, backend, size, seed), not by who
+    asks, so every model drawing a dataset the same way shares one file; it is built under the cache folder's
+    lock and written atomically, so two processes never draw it twice nor read half of it.
+    """
     from gbench.data.staging import cached_tensors
 
-    def draw() -> torch.Tensor:
-        return torch.from_numpy(np.stack([render_one(int(g.num_nodes), _undirected(g.edge_index), kind, size, seed)
-                                          for g in graphs]))
+    check(kind, backend)
+
+    def build() -> torch.Tensor:
+        items = [(int(g.num_nodes), _undirected(g.edge_index)) for g in graphs]
+        return torch.from_numpy(draw(items, kind, size, seed, backend, processes))
 
     if ctx is None:
-        return draw()
-    return cached_tensors(ctx.cache_dir / "renders" / f"{kind}-{size}-{_key(graphs, kind, size, seed)}.pt", draw)
+        return build()
+    name = f"{kind}-{backend}-{size}-{_key(graphs, kind, size, seed, backend)}.pt"
+    return cached_tensors(ctx.cache_dir / "renders" / name, build)
 
 
 def render_transform(graphs, args: list[str], ctx, key: str) -> tuple[list, dict[str, Any]]:
-    """The `render:<layout>:<size>[:<seed>]` input transform: graph.image := uint8 [1, 3, size, size]."""
-    kind, size, seed = _parse(args)
-    images = render_images(graphs, kind, size, seed, ctx)
+    """The `render:<layout>:<size>[:<seed>[:<backend>]]` input transform: graph.image := uint8 [1, 3, size, size]."""
+    kind, size, seed, backend = _parse(args)
+    images = render_images(graphs, kind, size, seed, ctx, backend)
     out = []
     for g, im in zip(graphs, images):
         c = g.clone()

@@ -303,6 +303,8 @@ class RenderParams(Params):
     layout: Literal["kk", "spectral", "fa2", "circular"] = Field(description="graph layout")
     size: int = Field(default=64, ge=16, le=1024, description="image side in pixels")
     seed: int = Field(default=0, description="layout seed")
+    backend: Literal["nx", "igraph", "fa2-modified"] = Field(
+        default="nx", description="layout library: nx (networkx, the reference), igraph (kk), fa2-modified (fa2)")
 
 
 TRANSFORM_PARAMS: dict[str, type[Params]] = {"lap_pe": LapPEParams, "rw_pe": RWPEParams,
