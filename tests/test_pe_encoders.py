@@ -178,6 +178,10 @@ def test_pe_needs_the_eig_transform_and_known_settings():
         build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"rho_hidden": 8}})
     with pytest.raises(ModelContractError, match="pe 'lap' is not known"):
         build_model("gbench.models.graph:gcn", info, {"pe": "lap"})
+    with pytest.raises(ModelContractError, match="pe_args is given without pe"):
+        build_model("gbench.models.graph:gat", info, {"pe_args": {"layers": 2}})
+    with pytest.raises(ModelContractError, match="not available with ogb_conv or virtual_node"):
+        build_model("gbench.models.graph:gin", info, {"pe": "signnet", "virtual_node": True})
 
 
 def test_pe_specs_train_end_to_end(cli, tmp_path):

@@ -1,7 +1,8 @@
 """Input transforms a model asks for in its spec (`transforms: [lap_pe:16]`), computed once per dataset.
 
-A transform adds attributes to every graph (e.g. `lap_pe` [n, k]) and facts to `TaskInfo.extras` (e.g.
-`{'lap_pe': 16}`), so the factory knows their width. They are part of the model spec, hence of the job identity.
+A transform adds attributes to every graph (e.g. `lap_pe` [n, k]; `eig:K`'s eigenpairs for the SignNet and SPE
+encoders) and facts to `TaskInfo.extras` (e.g. `{'lap_pe': 16}`), so the factory knows their width. They are part
+of the model spec, hence of the job identity.
 Registry entries are lazy `module:function` strings; a function is `fn(graphs, args, ctx, key) -> (graphs, extras)`
 where `args` are the ':'-separated words after the name and `key` identifies the dataset for caching. An installed
 package adds transforms through the entry point group `gbench.transforms` (gbench/plugins.py).

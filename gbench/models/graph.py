@@ -42,9 +42,9 @@ class NodeEncoder(nn.Module):
             self.const = nn.Parameter(torch.zeros(hidden))
         self.lap = nn.Linear(extras["lap_pe"], hidden) if extras.get("lap_pe") else None
         self.rw = nn.Linear(extras["rw_pe"], hidden) if extras.get("rw_pe") else None
-        self.spectral = spectral_encoder(info, hidden, pe, pe_args) if pe else None
         if pe_args and not pe:
             raise ValueError("pe_args is given without pe; set pe: signnet or pe: spe, or drop pe_args.")
+        self.spectral = spectral_encoder(info, hidden, pe, pe_args) if pe else None
 
     def forward(self, batch) -> Tensor:
         if self.x_enc is not None:
@@ -141,6 +141,12 @@ class GraphNet(nn.Module):
         return out
 
 
+def _no_pe(pe: str | None) -> None:
+    if pe:
+        raise ValueError(f"pe: {pe} is not available with ogb_conv or virtual_node (OGB's molecule networks); "
+                         "drop one of them.")
+
+
 def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5, readout: Readout = "sum",
         residual: bool = False, use_edge_attr: bool = False, train_eps: bool = False,
         layer_readout: bool = False, ogb_conv: bool = False, virtual_node: bool = False, pe: str | None = None,
@@ -154,6 +160,7 @@ def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5,
     from torch_geometric.nn import GINConv, GINEConv
 
     if ogb_conv or virtual_node:
+        _no_pe(pe)
         return OGBMolNet(info, "gin", layers, hidden, dropout, virtual_node, readout)
 
     def make(h: int) -> nn.Module:
@@ -173,6 +180,7 @@ def gcn(info: TaskInfo, hidden: int = 64, layers: int = 4, dropout: float = 0.5,
     from torch_geometric.nn import GCNConv
 
     if ogb_conv or virtual_node:
+        _no_pe(pe)
         return OGBMolNet(info, "gcn", layers, hidden, dropout, virtual_node, readout)
 
     return GraphNet(info, lambda h: GCNConv(h, h), hidden, layers, dropout, readout, residual, pe=pe,
