@@ -1,7 +1,8 @@
 """Input transforms a model asks for in its spec (`transforms: [lap_pe:16]`), computed once per dataset.
 
-A transform adds attributes to every graph (e.g. `lap_pe` [n, k]) and facts to `TaskInfo.extras` (e.g.
-`{'lap_pe': 16}`), so the factory knows their width. They are part of the model spec, hence of the job identity.
+A transform adds attributes to every graph (e.g. `lap_pe` [n, k]; `eig:K`'s eigenpairs for the SignNet and SPE
+encoders) and facts to `TaskInfo.extras` (e.g. `{'lap_pe': 16}`), so the factory knows their width. They are part
+of the model spec, hence of the job identity.
 Registry entries are lazy `module:function` strings; a function is `fn(graphs, args, ctx, key) -> (graphs, extras)`
 where `args` are the ':'-separated words after the name and `key` identifies the dataset for caching. An installed
 package adds transforms through the entry point group `gbench.transforms` (gbench/plugins.py).
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 TRANSFORMS: dict[str, str] = {
     "lap_pe": "gbench.data.transforms:laplacian_pe",
+    "eig": "gbench.data.transforms:eigen_pairs",
     "rw_pe": "gbench.data.transforms:random_walk_pe",
     "degree_onehot": "gbench.data.transforms:degree_onehot",
     "render": "gbench.data.render:render_transform",
@@ -89,10 +91,9 @@ def _copy_with(data: Data, **attrs: torch.Tensor) -> Data:
     return out
 
 
-def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
-    """The k eigenvectors of L = I - D^-1/2 A D^-1/2 after the first (ascending eigenvalues), [num_nodes, k],
-    zero-padded when the graph has fewer than k+1 nodes. Signs are fixed (largest-magnitude entry positive) so the
-    result is deterministic; models flip signs at random in training, as is standard for LapPE."""
+def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
+    """L = I - D^-1/2 A D^-1/2 of the undirected simple graph, [num_nodes, num_nodes] float64; an isolated node
+    has L_ii = 1."""
     a = np.zeros((num_nodes, num_nodes))
     if edge_index.numel():
         ei = edge_index.numpy()
@@ -101,8 +102,14 @@ def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch
     np.fill_diagonal(a, 0.0)
     deg = a.sum(1)
     inv = np.where(deg > 0, deg ** -0.5, 0.0)
-    lap = np.eye(num_nodes) - inv[:, None] * a * inv[None, :]
-    _, vecs = np.linalg.eigh(lap)
+    return np.eye(num_nodes) - inv[:, None] * a * inv[None, :]
+
+
+def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
+    """The k eigenvectors of L = I - D^-1/2 A D^-1/2 after the first (ascending eigenvalues), [num_nodes, k],
+    zero-padded when the graph has fewer than k+1 nodes. Signs are fixed (largest-magnitude entry positive) so the
+    result is deterministic; models flip signs at random in training, as is standard for LapPE."""
+    _, vecs = np.linalg.eigh(_normalized_laplacian(edge_index, num_nodes))
     vecs = vecs[:, 1: k + 1]
     idx = np.abs(vecs).argmax(0)
     vecs = vecs * np.sign(vecs[idx, np.arange(vecs.shape[1])])[None, :]
@@ -114,6 +121,35 @@ def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch
 def laplacian_pe(graphs, args, ctx, key):
     k = _int_arg(args, 16, "lap_pe")
     return [_copy_with(g, lap_pe=laplacian_eigvecs(g.edge_index, g.num_nodes, k)) for g in graphs], {"lap_pe": k}
+
+
+def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k smallest eigenpairs of L = I - D^-1/2 A D^-1/2, the trivial one included: (eigenvalues [1, k],
+    eigenvectors [num_nodes, k]), float32, ascending. A graph with fewer than k nodes has its pairs min(n, k)..k-1
+    zero (eigenvalue 0, eigenvector 0); encoders mask them by the graph's node count, never by their value.
+    Signs are fixed (largest-magnitude entry positive) for determinism; SignNet and SPE do not depend on them."""
+    vals, vecs = np.linalg.eigh(_normalized_laplacian(edge_index, num_nodes))
+    d = min(num_nodes, k)
+    vals, vecs = vals[:d], vecs[:, :d]
+    if d:
+        idx = np.abs(vecs).argmax(0)
+        vecs = vecs * np.sign(vecs[idx, np.arange(d)])[None, :]
+    out_vals = np.zeros((1, k), dtype=np.float32)
+    out_vecs = np.zeros((num_nodes, k), dtype=np.float32)
+    out_vals[0, :d] = np.clip(vals, 0.0, 2.0)  # eigh's round-off can put the trivial eigenvalue at -1e-16
+    out_vecs[:, :d] = vecs
+    return torch.from_numpy(out_vals), torch.from_numpy(out_vecs)
+
+
+def eigen_pairs(graphs, args, ctx, key):
+    """`eig:K`: each graph gets `eig_vals` [1, K] and `eig_vecs` [n, K] (`laplacian_eigenpairs`), the inputs of
+    the SignNet and SPE encoders (gbench/models/pe.py); extras `{'eig': K}`."""
+    k = _int_arg(args, 16, "eig")
+    out = []
+    for g in graphs:
+        vals, vecs = laplacian_eigenpairs(g.edge_index, g.num_nodes, k)
+        out.append(_copy_with(g, eig_vals=vals, eig_vecs=vecs))
+    return out, {"eig": k}
 
 
 def random_walk_pe(graphs, args, ctx, key):

@@ -3,8 +3,9 @@
 
 Inputs: node features `x` (float, or categorical ids embedded with OGB's AtomEncoder when
 `info.extras['categorical_features']`), optional edge features, and positional encodings added by the model
-spec's transforms (`lap_pe`, `rw_pe`; their width is in `info.extras`). A graph without features (x is None)
-starts from a learned constant vector.
+spec's transforms (`lap_pe`, `rw_pe`; their width is in `info.extras`), or learned from the `eig` transform's
+eigenpairs by SignNet or SPE (hyperparameters `pe` and `pe_args`, gbench/models/pe.py). A graph without features
+(x is None) starts from a learned constant vector.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gbench.models.contract import TaskInfo
+from gbench.models.pe import spectral_encoder
 from gbench.ogb_import import import_ogb
 
 Readout = Literal["sum", "mean", "max"]
@@ -23,9 +25,10 @@ Readout = Literal["sum", "mean", "max"]
 
 class NodeEncoder(nn.Module):
     """x (and positional encodings) -> [num_nodes, hidden]. Laplacian eigenvectors get a random sign flip per
-    eigenvector and forward pass in training (their sign is arbitrary)."""
+    eigenvector and forward pass in training (their sign is arbitrary). `pe` ('signnet' or 'spe', settings
+    `pe_args`): a learned encoder of the `eig` transform's eigenpairs (gbench/models/pe.py), added likewise."""
 
-    def __init__(self, info: TaskInfo, hidden: int) -> None:
+    def __init__(self, info: TaskInfo, hidden: int, pe: str | None = None, pe_args: dict | None = None) -> None:
         super().__init__()
         extras = info.extras
         if extras.get("categorical_features"):
@@ -39,6 +42,9 @@ class NodeEncoder(nn.Module):
             self.const = nn.Parameter(torch.zeros(hidden))
         self.lap = nn.Linear(extras["lap_pe"], hidden) if extras.get("lap_pe") else None
         self.rw = nn.Linear(extras["rw_pe"], hidden) if extras.get("rw_pe") else None
+        if pe_args and not pe:
+            raise ValueError("pe_args is given without pe; set pe: signnet or pe: spe, or drop pe_args.")
+        self.spectral = spectral_encoder(info, hidden, pe, pe_args) if pe else None
 
     def forward(self, batch) -> Tensor:
         if self.x_enc is not None:
@@ -53,6 +59,8 @@ class NodeEncoder(nn.Module):
             h = h + self.lap(pe)
         if self.rw is not None:
             h = h + self.rw(batch.rw_pe)
+        if self.spectral is not None:
+            h = h + self.spectral(batch)
         return h
 
 
@@ -75,11 +83,12 @@ class GraphNet(nn.Module):
     readout -> MLP head. `conv(hidden)` builds one layer; `edge` says whether it consumes edge features."""
 
     def __init__(self, info: TaskInfo, make_conv, hidden: int, layers: int, dropout: float, readout: Readout,
-                 residual: bool, use_edge_attr: bool = False, gps: bool = False, layer_readout: bool = False) -> None:
+                 residual: bool, use_edge_attr: bool = False, gps: bool = False, layer_readout: bool = False,
+                 pe: str | None = None, pe_args: dict | None = None) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
-        self.encoder = NodeEncoder(info, hidden)
+        self.encoder = NodeEncoder(info, hidden, pe, pe_args)
         # Xu et al.'s prediction layer (Eq. 4.2, and Errica et al.'s GIN): every layer's pooled representation,
         # the encoded input included, gets its own linear prediction; they are summed, with dropout on each.
         self.layer_readout = layer_readout
@@ -132,9 +141,16 @@ class GraphNet(nn.Module):
         return out
 
 
+def _no_pe(pe: str | None) -> None:
+    if pe:
+        raise ValueError(f"pe: {pe} is not available with ogb_conv or virtual_node (OGB's molecule networks); "
+                         "drop one of them.")
+
+
 def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5, readout: Readout = "sum",
         residual: bool = False, use_edge_attr: bool = False, train_eps: bool = False,
-        layer_readout: bool = False, ogb_conv: bool = False, virtual_node: bool = False) -> nn.Module:
+        layer_readout: bool = False, ogb_conv: bool = False, virtual_node: bool = False, pe: str | None = None,
+        pe_args: dict | None = None) -> nn.Module:
     """Graph isomorphism network (Xu et al., ICLR 2019): GIN-0 layers with 2-layer MLPs. With edge features,
     GINE layers (Hu et al., ICLR 2020). `layer_readout`: Xu et al.'s and Errica et al.'s prediction from every
     layer (input MLP + `layers` GIN layers, each pooled and linearly mapped to the output, summed; dropout only
@@ -144,6 +160,7 @@ def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5,
     from torch_geometric.nn import GINConv, GINEConv
 
     if ogb_conv or virtual_node:
+        _no_pe(pe)
         return OGBMolNet(info, "gin", layers, hidden, dropout, virtual_node, readout)
 
     def make(h: int) -> nn.Module:
@@ -152,33 +169,39 @@ def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5,
         return GINConv(_mlp(h, h), train_eps=train_eps)
 
     return GraphNet(info, make, hidden, layers, dropout, readout, residual, use_edge_attr,
-                    layer_readout=layer_readout)
+                    layer_readout=layer_readout, pe=pe, pe_args=pe_args)
 
 
 def gcn(info: TaskInfo, hidden: int = 64, layers: int = 4, dropout: float = 0.5, readout: Readout = "mean",
-        residual: bool = False, ogb_conv: bool = False, virtual_node: bool = False) -> nn.Module:
+        residual: bool = False, ogb_conv: bool = False, virtual_node: bool = False, pe: str | None = None,
+        pe_args: dict | None = None) -> nn.Module:
     """Graph convolutions (Kipf & Welling, ICLR 2017) with a graph readout. `ogb_conv` / `virtual_node`: OGB's
     molecule GCN (`OGBMolNet`, bond features in every convolution), as `gin`."""
     from torch_geometric.nn import GCNConv
 
     if ogb_conv or virtual_node:
+        _no_pe(pe)
         return OGBMolNet(info, "gcn", layers, hidden, dropout, virtual_node, readout)
 
-    return GraphNet(info, lambda h: GCNConv(h, h), hidden, layers, dropout, readout, residual)
+    return GraphNet(info, lambda h: GCNConv(h, h), hidden, layers, dropout, readout, residual, pe=pe,
+                    pe_args=pe_args)
 
 
 def gat(info: TaskInfo, hidden: int = 64, heads: int = 4, layers: int = 4, dropout: float = 0.5,
-        readout: Readout = "mean", residual: bool = False) -> nn.Module:
+        readout: Readout = "mean", residual: bool = False, pe: str | None = None,
+        pe_args: dict | None = None) -> nn.Module:
     """Graph attention (Veličković et al., ICLR 2018): `heads` heads of hidden/heads units, concatenated."""
     from torch_geometric.nn import GATConv
 
     if hidden % heads:
         raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
-    return GraphNet(info, lambda h: GATConv(h, h // heads, heads=heads), hidden, layers, dropout, readout, residual)
+    return GraphNet(info, lambda h: GATConv(h, h // heads, heads=heads), hidden, layers, dropout, readout, residual,
+                    pe=pe, pe_args=pe_args)
 
 
 def gps(info: TaskInfo, hidden: int = 64, layers: int = 4, heads: int = 4, dropout: float = 0.1,
-        attn_dropout: float = 0.5, readout: Readout = "mean", use_edge_attr: bool = False) -> nn.Module:
+        attn_dropout: float = 0.5, readout: Readout = "mean", use_edge_attr: bool = False, pe: str | None = None,
+        pe_args: dict | None = None) -> nn.Module:
     """GraphGPS (Rampášek et al., NeurIPS 2022): each layer sums a local GIN(E) update and global multi-head
     attention, with batch norm and an MLP (PyG's GPSConv). Positional encodings come from the spec's transforms."""
     from torch_geometric.nn import GINConv, GINEConv, GPSConv
@@ -188,7 +211,7 @@ def gps(info: TaskInfo, hidden: int = 64, layers: int = 4, heads: int = 4, dropo
         return GPSConv(h, local, heads=heads, dropout=dropout, attn_kwargs={"dropout": attn_dropout})
 
     return GraphNet(info, make, hidden, layers, dropout, readout, residual=False, use_edge_attr=use_edge_attr,
-                    gps=True)
+                    gps=True, pe=pe, pe_args=pe_args)
 
 
 class StructureAgnostic(nn.Module):

@@ -285,6 +285,12 @@ class LapPEParams(Params):
     k: int = Field(default=16, ge=1, description="eigenvectors kept")
 
 
+class EigParams(Params):
+    """The k smallest normalized-Laplacian eigenpairs, for SignNet / SPE: `eig_vals` [1, k], `eig_vecs` [n, k]."""
+
+    k: int = Field(default=16, ge=1, description="eigenpairs kept")
+
+
 class RWPEParams(Params):
     """Random-walk return probabilities after 1..k steps: attribute `rw_pe` [n, k]."""
 
@@ -307,7 +313,7 @@ class RenderParams(Params):
         default="nx", description="layout library: nx (networkx, the reference), igraph (kk), fa2-modified (fa2)")
 
 
-TRANSFORM_PARAMS: dict[str, type[Params]] = {"lap_pe": LapPEParams, "rw_pe": RWPEParams,
+TRANSFORM_PARAMS: dict[str, type[Params]] = {"lap_pe": LapPEParams, "eig": EigParams, "rw_pe": RWPEParams,
                                              "degree_onehot": DegreeOnehotParams, "render": RenderParams}
 
 

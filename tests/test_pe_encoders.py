@@ -1,0 +1,206 @@
+"""SignNet and SPE positional encoders (gbench/models/pe.py) over the `eig:K` transform: the invariances each
+promises, permutation equivariance, masked padding, and a short end-to-end run of their model specs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+K = 16
+
+
+def _graph(edges: list[tuple[int, int]], n: int):
+    from gbench.data.inputs import ModelInputs
+
+    ei = torch.tensor(edges, dtype=torch.long).t()
+    return ModelInputs(edge_index=torch.cat([ei, ei.flip(0)], 1), num_nodes=n)
+
+
+def _cycle(n: int):
+    return _graph([(i, (i + 1) % n) for i in range(n)], n)
+
+
+def _random_graph(n: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    edges = [(i, i + 1) for i in range(n - 1)]  # a path keeps it connected
+    edges += [(i, j) for i in range(n) for j in range(i + 2, n) if torch.rand(1, generator=gen) < 0.2]
+    return _graph(edges, n)
+
+
+_keys = iter(range(10**6))
+
+
+def _with_eig(graphs: list):
+    from gbench.data.transforms import apply_transforms
+
+    out, extras = apply_transforms(graphs, ["degree_onehot:100", f"eig:{K}"], None, f"test-pe-{next(_keys)}")
+    return out, extras
+
+
+def _model(pe: str, extras: dict, arch: str = "gin"):
+    from gbench.models import graph
+    from gbench.models.contract import TaskInfo
+
+    torch.manual_seed(0)
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
+    model = getattr(graph, arch)(info, hidden=32, layers=2, pe=pe)
+    return model.eval()
+
+
+def _encode(model, graphs: list) -> torch.Tensor:
+    """The encoder's node encoding [N, hidden] for the graphs batched together."""
+    from torch_geometric.data import Batch
+
+    with torch.no_grad():
+        return model.encoder.spectral(Batch.from_data_list(graphs))
+
+
+def _replace(g, **attrs):
+    out = g.clone()
+    for k, v in attrs.items():
+        setattr(out, k, v)
+    return out
+
+
+def test_eig_transform_gives_sorted_eigenpairs_padded_below_k():
+    (c6, small), extras = _with_eig([_cycle(6), _random_graph(20, 1)])
+    assert extras["eig"] == K
+    assert c6.eig_vecs.shape == (6, K) and c6.eig_vals.shape == (1, K)
+    expected = torch.tensor([0.0, 0.5, 0.5, 1.5, 1.5, 2.0])  # 1 - cos(2 pi k / 6)
+    assert torch.allclose(c6.eig_vals[0, :6], expected, atol=1e-6)
+    assert (c6.eig_vals[0, 6:] == 0).all() and (c6.eig_vecs[:, 6:] == 0).all()
+    v = c6.eig_vecs[:, :6]
+    assert torch.allclose(v.t() @ v, torch.eye(6), atol=1e-5)
+    assert (small.eig_vals[0, 1:] >= small.eig_vals[0, :-1]).all()
+
+
+@pytest.mark.parametrize("arch", ["gin", "gcn", "gat", "gps"])
+def test_signnet_ignores_eigenvector_signs(arch):
+    graphs, extras = _with_eig([_random_graph(12, 0), _random_graph(9, 3)])
+    model = _model("signnet", extras, arch)
+    before = _encode(model, graphs)
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(5):
+        flips = [torch.where(torch.rand(K, generator=gen) < 0.5, -1.0, 1.0) for _ in graphs]
+        flipped = [_replace(g, eig_vecs=g.eig_vecs * f) for g, f in zip(graphs, flips)]
+        assert any((f < 0).any() for f in flips)
+        assert torch.allclose(_encode(model, flipped), before, atol=1e-5)
+    # The model's prediction too, and in training mode (phi sees v and -v together, so even its statistics match).
+    from torch_geometric.data import Batch
+
+    model.train()
+    torch.manual_seed(1)
+    a = model.encoder.spectral(Batch.from_data_list(graphs))
+    torch.manual_seed(1)
+    b = model.encoder.spectral(Batch.from_data_list([_replace(g, eig_vecs=-g.eig_vecs) for g in graphs]))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def _rotate(vecs: torch.Tensor, cols: list[int], seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(len(cols), len(cols), generator=torch.Generator().manual_seed(seed),
+                                       dtype=torch.float64))
+    out = vecs.clone()
+    out[:, cols] = (vecs[:, cols].double() @ q).float()
+    return out
+
+
+def test_spe_is_invariant_to_a_basis_rotation_within_an_eigenspace():
+    (c6,), extras = _with_eig([_cycle(6)])  # eigenvalues 0, .5, .5, 1.5, 1.5, 2
+    model = _model("spe", extras)
+    before = _encode(model, [c6])
+    for cols, seed in (([1, 2], 0), ([3, 4], 1), ([1, 2], 2)):
+        rotated = _rotate(c6.eig_vecs, cols, seed)
+        assert (rotated - c6.eig_vecs).abs().max() > 0.1
+        assert torch.allclose(_encode(model, [_replace(c6, eig_vecs=rotated)]), before, atol=1e-5)
+    # A rotation mixing two different eigenvalues is not a symmetry: the encoding must see it.
+    mixed = _encode(model, [_replace(c6, eig_vecs=_rotate(c6.eig_vecs, [2, 3], 0))])
+    assert (mixed - before).abs().max() > 1e-3
+    # SignNet promises signs only: the same rotation moves it.
+    signnet = _model("signnet", extras)
+    s_before = _encode(signnet, [c6])
+    s_rot = _encode(signnet, [_replace(c6, eig_vecs=_rotate(c6.eig_vecs, [1, 2], 0))])
+    assert (s_rot - s_before).abs().max() > 1e-4
+
+
+def test_spe_is_stable_under_a_small_perturbation():
+    graphs, extras = _with_eig([_random_graph(15, 2), _cycle(6)])
+    model = _model("spe", extras)
+    before = _encode(model, graphs)
+    gen = torch.Generator().manual_seed(3)
+    for eps in (1e-3, 1e-4):
+        noisy = [_replace(g, eig_vals=g.eig_vals + eps * torch.randn(g.eig_vals.shape, generator=gen),
+                          eig_vecs=g.eig_vecs + eps * torch.randn(g.eig_vecs.shape, generator=gen))
+                 for g in graphs]
+        change = (_encode(model, noisy) - before).abs().max().item()
+        # Lipschitz: the change shrinks with the perturbation, and stays a small multiple of it.
+        assert change < 20 * eps, (eps, change)
+
+
+@pytest.mark.parametrize("pe", ["signnet", "spe"])
+def test_encoders_are_permutation_equivariant(pe):
+    g = _random_graph(11, 5)
+    perm = torch.randperm(11, generator=torch.Generator().manual_seed(0))
+    inverse = torch.argsort(perm)  # node i of the permuted graph is node perm[i] of the original
+    permuted = _replace(g, edge_index=inverse[g.edge_index])
+    (g_e, p_e), extras = _with_eig([g, permuted])
+    evals = g_e.eig_vals[0, :11]
+    assert (evals[1:] - evals[:-1]).min() > 1e-3  # simple spectrum: eigenvectors unique up to sign
+    model = _model(pe, extras)
+    assert torch.allclose(_encode(model, [p_e]), _encode(model, [g_e])[perm], atol=1e-4)
+
+
+@pytest.mark.parametrize("pe", ["signnet", "spe"])
+def test_padded_eigenpairs_contribute_nothing(pe):
+    (small, big), extras = _with_eig([_random_graph(5, 4), _random_graph(30, 6)])
+    model = _model(pe, extras)
+    alone = _encode(model, [small])
+    # Whatever sits in the padded slots (5..15) is masked by the node count.
+    gen = torch.Generator().manual_seed(0)
+    vals, vecs = small.eig_vals.clone(), small.eig_vecs.clone()
+    vals[0, 5:] = torch.rand(K - 5, generator=gen) * 2
+    vecs[:, 5:] = torch.randn(5, K - 5, generator=gen)
+    assert torch.allclose(_encode(model, [_replace(small, eig_vals=vals, eig_vecs=vecs)]), alone, atol=1e-5)
+    # And a graph's encoding does not depend on the larger graph it is batched with.
+    together = _encode(model, [small, big])
+    assert torch.allclose(together[:5], alone, atol=1e-5)
+    assert torch.allclose(together[5:], _encode(model, [big]), atol=1e-4)
+
+
+def test_pe_needs_the_eig_transform_and_known_settings():
+    from gbench.errors import ModelContractError
+    from gbench.models.contract import TaskInfo, build_model
+
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras={"degree_onehot": 100})
+    with pytest.raises(ModelContractError, match="add 'eig:16' to the model spec's transforms"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "spe"})
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras={"eig": 16})
+    with pytest.raises(ModelContractError, match="pe_args: rho_hidden not known for pe: spe"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"rho_hidden": 8}})
+    with pytest.raises(ModelContractError, match="pe 'lap' is not known"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "lap"})
+    with pytest.raises(ModelContractError, match="pe_args is given without pe"):
+        build_model("gbench.models.graph:gat", info, {"pe_args": {"layers": 2}})
+    with pytest.raises(ModelContractError, match="not available with ogb_conv or virtual_node"):
+        build_model("gbench.models.graph:gin", info, {"pe": "signnet", "virtual_node": True})
+
+
+def test_pe_specs_train_end_to_end(cli, tmp_path):
+    import yaml
+
+    from gbench.results import ResultStore, read_record
+    from gbench.specs import load_task
+
+    spec = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
+    spec["id"] = "structure-topology-tiny"
+    spec["dataset"]["params"]["splits"] = {k: {"graphs": g, "nodes": v["nodes"]} for (k, v), g in
+                                           zip(spec["dataset"]["params"]["splits"].items(), [24, 12, 12, 12, 12])}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    models = "gcn-spe,gin-signnet,gat-spe,gps-signnet"
+    result = cli("run", "--tasks", path, "--models", models, "--seeds", "1", "--set", "train.epochs=2",
+                 "--out", tmp_path / "o", "--threads", "1")
+    assert result.code == 0, result
+    recs = [read_record(p) for p in ResultStore(tmp_path / "o").record_paths()]
+    assert sorted(r.model for r in recs) == sorted(models.split(","))
+    for r in recs:
+        assert r.status == "ok" and set(r.metrics) == {"val", "test_id", "test_near_ood", "test_far_ood"}
