@@ -5,8 +5,8 @@ one directory is shown as `<model>@<first 8 hex of its model hash>`, here and in
 
 A tune (`gbench tune`) leaves two kinds of records. Its trials (`selection` records: validation only) are never
 leaderboard rows. Its final runs carry `tuning`; they are one row per tune of a (task, model), whatever
-configuration each outer fold selected, shown as `<model>` or, beside a fixed-configuration row of the same model,
-`<model>@tuned`; such rows add the columns `tuned` (sampler and budget), `search_size` and `selected`.
+configuration each outer fold selected, shown as `<model>` or, beside a fixed-configuration row of the same model
+(which keeps the plain name), `<model>@tuned`; such rows add the columns `tuned` (sampler and budget), `search_size` and `selected`.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def group_records(records: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]
         clash.setdefault((task, model), set()).add((version, key))
     out = []
     for (task, _, model, key), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3])):
-        if len(clash[(task, model)]) == 1:
-            out.append((model, recs))
+        fixed = sum(1 for _, k in clash[(task, model)] if not k.startswith("tuned:"))
+        if len(clash[(task, model)]) == 1 or (fixed == 1 and not key.startswith("tuned:")):
+            out.append((model, recs))  # one fixed configuration beside tuned ones keeps the plain name
         elif key.startswith("tuned:"):
             tunes = sum(1 for _, k in clash[(task, model)] if k.startswith("tuned:"))
             out.append((f"{model}@tuned" if tunes == 1 else f"{model}@tuned-{key[6:14]}", recs))
