@@ -35,7 +35,7 @@ SPACE = {"name": "gcn-bench", "level": "node", "implementation": "gbench.models.
 def _studies(spec_path: str, trials: int, epochs: int, out: Path):
     from gbench.tuning import prepare_tune
 
-    return prepare_tune(tasks="sbm-node", candidates=[spec_path], budget=trials, sampler="grid", seeds="0",
+    return prepare_tune(tasks="sbm-node", candidates=[spec_path], budget=trials, sampler="grid", seeds=[0],
                         overrides=[f"train.epochs={epochs}"], out=out, device="cpu", threads=1)
 
 
@@ -68,7 +68,7 @@ def speedup(spec_path: str, trials: int, epochs: int, repeats: int) -> dict:
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "gbench", "tune", "--tasks", "sbm-node", "--model", spec_path,
-                            "--sampler", "grid", "--budget", str(trials), "--seeds", "0", "--set",
+                            "--sampler", "grid", "--budget", str(trials), "--seeds", "1", "--set",
                             f"train.epochs={epochs}", "--threads", "1", "--device", "cpu", "--workers",
                             str(workers), "--out", out], check=True, capture_output=True)
             return time.perf_counter() - t0

@@ -33,8 +33,8 @@ def tune(
                                                  "is the same whatever the executor.")] = 4,
     sampler_seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
     trial_seed: Annotated[int, typer.Option(help="Training seed of every trial.")] = 0,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (default: SQLite in OUT/tune/); "
-                                                        "e.g. postgresql://user:pw@host/db.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna RDB storage URL, e.g. postgresql://user:pw@host/db "
+                                                        "(default: a journal file in OUT/tune/).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="Fixed override for every trial: train.epochs=50 (repeatable; part of the job id).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",

@@ -80,7 +80,13 @@ def test_grid_is_exhausted_at_its_size_and_trials_see_no_test_split(cli, tmp_pat
     assert row["model"] == "gcn-space" and row["tuned"] == "grid, budget 10" and row["search_size"] == "4"
     assert row["selected"] == best["config"] and row["n_seeds"] == "2"
     assert (out / "tune-best-so-far.png").stat().st_size > 0
-    assert (out / "tune" / "optuna.db").is_file()
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(out / "tune" / "journal.log")))
+    (name,) = optuna.get_all_study_names(storage)  # the study lives with the results
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert len(study.trials) == 4 and all(t.user_attrs["job_id"] for t in study.trials)
 
 
 def _permuting_test_labels(monkeypatch):
