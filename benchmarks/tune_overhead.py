@@ -5,6 +5,8 @@
    very same trial jobs with `gbench run`'s driver (`gbench.execute.run_sweep`, one sweep, in process). Both sides
    run the same jobs in this process into fresh results folders; they alternate (tune, run, tune, run, ...) and the
    median of the repeats is reported.
+Every job trains all `--epochs` (patience set to the epochs), so that a job's work is what `--epochs` says.
+
 2. Speed-up of `--workers 2` on a 16-trial tune (round size 4), each tune a whole `gbench tune` in a fresh process
    and results folder, alternating 1 and 2 workers, one torch thread per job in both.
 
@@ -36,7 +38,8 @@ def _studies(spec_path: str, trials: int, epochs: int, out: Path):
     from gbench.tuning import prepare_tune
 
     return prepare_tune(tasks="sbm-node", candidates=[spec_path], budget=trials, sampler="grid", seeds=[0],
-                        overrides=[f"train.epochs={epochs}"], out=out, device="cpu", threads=1)
+                        overrides=[f"train.epochs={epochs}", f"train.patience={epochs}"], out=out, device="cpu",
+                        threads=1)
 
 
 def overhead(spec_path: str, trials: int, epochs: int, repeats: int) -> dict:
@@ -69,8 +72,9 @@ def speedup(spec_path: str, trials: int, epochs: int, repeats: int) -> dict:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "gbench", "tune", "--tasks", "sbm-node", "--model", spec_path,
                             "--sampler", "grid", "--budget", str(trials), "--seeds", "1", "--set",
-                            f"train.epochs={epochs}", "--threads", "1", "--device", "cpu", "--workers",
-                            str(workers), "--out", out], check=True, capture_output=True)
+                            f"train.epochs={epochs}", "--set", f"train.patience={epochs}", "--threads", "1",
+                            "--device", "cpu", "--workers", str(workers), "--out", out], check=True,
+                           capture_output=True)
             return time.perf_counter() - t0
 
     one, two = [], []

@@ -6,7 +6,8 @@ one directory is shown as `<model>@<first 8 hex of its model hash>`, here and in
 A tune (`gbench tune`) leaves two kinds of records. Its trials (`selection` records: validation only) are never
 leaderboard rows. Its final runs carry `tuning`; they are one row per tune of a (task, model), whatever
 configuration each outer fold selected, shown as `<model>` or, beside a fixed-configuration row of the same model
-(which keeps the plain name), `<model>@tuned`; such rows add the columns `tuned` (sampler and budget), `search_size` and `selected`.
+(which keeps the plain name), `<model>@tuned`; such rows add the columns `tuned` (sampler and budget),
+`search_size` and `selected`.
 """
 
 from __future__ import annotations
