@@ -34,6 +34,13 @@ WRONG: list = [
     pytest.param(["run", "--tasks", "sbm-node", "--models", "mlp", "--executor", "ray", "--address", "nonsense"], 2,
                  "--address nonsense", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                                                 reason="Ray is not installed")),
+    (["tune"], 2, "Missing option '--tasks'"),
+    (["tune", "--tasks", "sbm-node", "--models", "gcn", "--sampler", "bayes"], 2, "--sampler 'bayes'"),
+    (["tune", "--tasks", "sbm-node", "--models", "gcn", "--budget", "0"], 2, "--budget 0"),
+    (["tune", "--tasks", "sbm-node", "--models", "gcnn"], 2, "did you mean 'gcn'?"),
+    (["tune", "--tasks", "sbm-node", "--models", "gcn", "--param-budget", "lots"], 2, "parameter budget 'lots'"),
+    (["tune", "--tasks", "sbm-node", "--models", "logreg"], 2, "has no search space"),
+    (["tune", "--tasks", "sbm-node", "--models", "gcn", "--sampler", "grid"], 2, "which a grid cannot enumerate"),
     (["list"], 2, "Missing argument"),
     (["list", "things"], 2, "choose tasks, models or suites"),
     (["show", "nope"], 2, "unknown task 'nope'"),
@@ -98,7 +105,7 @@ def test_wrong_arguments_give_one_sentence_and_no_traceback(cli, args, code, say
 
 def test_every_command_refuses_an_unknown_option_without_a_traceback(cli):
     commands = _commands()
-    assert {"run", "list", "show", "check-model", "compare", "publish", "plot", "verify",
+    assert {"run", "tune", "list", "show", "check-model", "compare", "publish", "plot", "verify",
             "results verify"} <= set(commands)
     for command in commands:
         _one_clear_error(cli(*command.split(), "--no-such-flag"), 2, "No such option: --no-such-flag")
