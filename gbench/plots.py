@@ -161,6 +161,7 @@ def plot_best_so_far(trials, path: Path) -> Path | None:
             label = f"{model} (mean of {folds} folds)" if folds > 1 else str(model)
             ax.plot(curve.index, curve.values, marker="o", markersize=3, label=label)
         ax.set_xlabel("trials")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # trials are counted, not measured
         ax.set_ylabel("best validation value so far")
         ax.set_title(task)
         ax.legend(fontsize=8)
