@@ -267,7 +267,11 @@ class NCNModel(nn.Module):
 
     def score(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
         a = self._graphs.get(data.edge_index, "scipy", lambda: _scipy_adjacency(data.edge_index, data.num_nodes))
-        s = common_neighbour_matrix(a, data.num_nodes, pairs)
+        return self.score_neighbours(common_neighbour_matrix(a, data.num_nodes, pairs), z, pairs)
+
+    def score_neighbours(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+        """Logits [P] from a pair-by-node neighbour matrix s [P, N] (sparse; NCN's observed common neighbours, or
+        NCNC's completed ones): aggregation dropout in training, s @ z, the two branches and the head."""
         if self.training and self.cn_edge_dropout > 0:
             keep = torch.rand(s.values().numel(), device=z.device) >= self.cn_edge_dropout
             with _quiet_sparse():

@@ -80,16 +80,7 @@ class NCNCModel(NCNModel):
                                            ).coalesce().to(z.device)
 
     def score(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
-        s = self.completed_neighbours(z, pairs, data)
-        if self.training and self.cn_edge_dropout > 0:  # as NCN: drop aggregated neighbours, rescale the rest
-            keep = torch.rand(s.values().numel(), device=z.device) >= self.cn_edge_dropout
-            with _quiet_sparse():
-                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 - self.cn_edge_dropout),
-                                            s.shape).coalesce()
-        cn = torch.sparse.mm(s, z)
-        h = torch.cat([self.cn_branch(cn), self.ij_branch(z[pairs[0]] * z[pairs[1]])], dim=-1)
-        return self.head(h).view(-1)
-
+        return self.score_neighbours(self.completed_neighbours(z, pairs, data), z, pairs)
 
 def ncnc(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
          predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
