@@ -46,8 +46,11 @@ class SweepSummary:
 
 def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executor: Executor | None = None,
               on_progress: Callable[[Job, RunRecord | None], None] | None = None,
-              on_wait: Callable[[int, dict], None] | None = None, poll_s: float = 0.5) -> SweepSummary:
+              on_wait: Callable[[int, dict], None] | None = None, poll_s: float = 0.5,
+              close: bool = True) -> SweepSummary:
     """Run every job that has no finished record in `store`; write each record as soon as it arrives.
+
+    The executor is closed at the end unless `close` is False (a tune runs several sweeps through one executor).
 
     `on_progress(job, record)` is called once per job (record None: done before, or by another sweep);
     `on_wait(n, holder)` when the only jobs left are held by another live sweep (`holder`: its host and pid).
@@ -132,6 +135,7 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
                     on_wait(len(elsewhere), claims.holder(first) or {})
                 time.sleep(poll_s)
     finally:
-        executor.close()
+        if close:
+            executor.close()
         claims.release_all()
     return summary

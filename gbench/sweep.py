@@ -108,15 +108,20 @@ class SweepPlan:
         return SweepPlan(jobs, self.skipped_models + [m for m in other.skipped_models if m not in self.skipped_models])
 
 
-def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[ModelSpec],
-               seeds: list[int] | None, overrides: Overrides | None = None, strict_models: bool = True) -> SweepPlan:
-    """Jobs for every (task, model, seed). A named model that exists at no level is an error; one that has no
-    implementation at a task's level is skipped for that task (and listed)."""
+def check_model_refs(model_refs: Iterable[str]) -> None:
+    """Every name given to --models is a model of some level or a model YAML; else SpecError with a did-you-mean."""
     all_names = set(model_names())
     for name in model_refs:
         if name not in all_names and not name.endswith((".yaml", ".yml")):
             raise SpecError(f"--models: unknown model '{name}'{_hint(name, all_names)}; known models: "
                             f"{', '.join(sorted(all_names))}.")
+
+
+def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[ModelSpec],
+               seeds: list[int] | None, overrides: Overrides | None = None, strict_models: bool = True) -> SweepPlan:
+    """Jobs for every (task, model, seed). A named model that exists at no level is an error; one that has no
+    implementation at a task's level is skipped for that task (and listed)."""
+    check_model_refs(model_refs)
     jobs: list[Job] = []
     skipped: list[str] = []
     for task in tasks:

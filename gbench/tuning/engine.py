@@ -150,22 +150,6 @@ def tuning_meta(studies: list[Study], study: Study, best: Trial) -> dict[str, An
             "selected_val": best.value, "folds_tuned": sum(1 for o in studies if o.group == study.group)}
 
 
-class _KeptOpen:
-    """The tune's executor, kept open across rounds (`run_sweep` closes what it is given when it ends)."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.slots = inner, inner.name, inner.slots
-
-    def submit(self, jobs, opts) -> None:
-        self.inner.submit(jobs, opts)
-
-    def wait(self, timeout: float):
-        return self.inner.wait(timeout)
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass
 class TuneResult:
     studies: list[Study]
@@ -215,7 +199,6 @@ def run_tune(studies: list[Study], opts: RunOptions, store, executor, storage, f
     from gbench.execute import run_sweep
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kept = _KeptOpen(executor)
     result = TuneResult(studies=studies, final_jobs=[], trial_summary=None, final_summary=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -236,7 +219,7 @@ def run_tune(studies: list[Study], opts: RunOptions, store, executor, storage, f
                 if not asked:
                     break
                 jobs = list({t.job.job_id: t.job for _, _, t in asked}.values())
-                summary = run_sweep(jobs, opts, store, executor=kept)
+                summary = run_sweep(jobs, opts, store, executor=executor, close=False)
                 result.trial_summary = summary
                 result.ran_trials += summary.ran
                 for study, ot, trial in asked:
@@ -265,7 +248,8 @@ def run_tune(studies: list[Study], opts: RunOptions, store, executor, storage, f
                 seeds = final_seeds if final_seeds is not None else list(range(study.task.protocol.seeds))
                 final_jobs.extend(Job(study.task, best.job.model, s, fold=study.fold, tuning=meta) for s in seeds)
             result.final_jobs = final_jobs
-            result.final_summary = run_sweep(final_jobs, opts, store, executor=kept, on_progress=on_final)
+            result.final_summary = run_sweep(final_jobs, opts, store, executor=executor, on_progress=on_final,
+                                             close=False)
         finally:
             executor.close()
     return result

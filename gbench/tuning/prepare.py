@@ -44,18 +44,14 @@ def model_specs(task, model_refs: list[str], candidates: list[str]) -> list[Any]
 def plan_studies(task_refs: str | Sequence[str], models: str | Sequence[str] | None, candidates: Sequence[str],
                  settings: TuneSettings, fixed: dict[str, dict[str, Any]], data) -> list[Study]:
     """One study per (task, model, outer fold), each checked: it has a search space the sampler can search."""
-    from gbench.specs import load_task, model_names, search_space
-    from gbench.sweep import _hint, split_refs
+    from gbench.specs import load_task, search_space
+    from gbench.sweep import check_model_refs, split_refs
 
     task_specs = [load_task(t) for t in split_refs(task_refs)]
     if not task_specs:
         raise GbenchError("--tasks: give at least one task id or task YAML path to tune on.")
     refs = split_refs(models)
-    known = set(model_names())
-    for name in refs:
-        if name not in known and not name.endswith((".yaml", ".yml")):
-            raise SpecError(f"--models: unknown model '{name}'{_hint(name, known)}; known models: "
-                            f"{', '.join(sorted(known))}.")
+    check_model_refs(refs)
     if not refs and not candidates:
         raise GbenchError("give the models to tune: --models NAME[,NAME] and/or --model path/to/spec.yaml.")
     studies: list[Study] = []
