@@ -1,14 +1,16 @@
 """What tuning costs beyond its trials, and what 2 local workers buy a tune.
 
 1. Per-trial overhead (goal: under 5 %). A tune's trial phase (`gbench.tuning.engine.run_tune` without final
-   runs: Optuna's ask and tell on its SQLite study, the record lookups, one sweep per round) against running the
-   very same trial jobs with `gbench run`'s driver (`gbench.execute.run_sweep`, one sweep, in process). Both sides
-   run the same jobs in this process into fresh results folders; they alternate (tune, run, tune, run, ...) and the
-   median of the repeats is reported.
-Every job trains all `--epochs` (patience set to the epochs), so that a job's work is what `--epochs` says.
+   runs: Optuna's ask and tell on its study, the record lookups, one sweep per round) against running the very
+   same trial jobs with `gbench run`'s driver (`gbench.execute.run_sweep`, one sweep, in process). Both sides run
+   the same jobs in this process into fresh results folders; they alternate (tune, run, tune, run, ...) and the
+   median of the repeats is reported. Every job trains all `--epochs` (patience set to the epochs), so that a
+   job's work is what `--epochs` says.
 
 2. Speed-up of `--workers 2` on a 16-trial tune (round size 4), each tune a whole `gbench tune` in a fresh process
    and results folder, alternating 1 and 2 workers, one torch thread per job in both.
+
+3. What one ask-and-tell costs in the study's storage: Optuna's journal file (the default) against SQLite.
 
     python benchmarks/tune_overhead.py [--trials 16] [--epochs 100] [--repeats 3] [--json FILE]
 """
@@ -86,6 +88,32 @@ def speedup(spec_path: str, trials: int, epochs: int, repeats: int) -> dict:
             "workers_2_s": round(b, 2), "speedup": round(a / b, 2), "repeats": repeats}
 
 
+def storage_cost(calls: int = 16) -> dict:
+    """Milliseconds per ask-and-tell of a 2-parameter TPE study in Optuna's journal file (gbench's default) and in
+    SQLite through Optuna's RDB storage (`--storage sqlite:///...`), and the seconds to open each."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {"a": CategoricalDistribution([1, 2, 3, 4]), "b": CategoricalDistribution([0.1, 0.2, 0.3])}
+    row: dict = {"case": f"Optuna storage, {calls} ask-and-tell calls"}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, make in (("journal", lambda: optuna.storages.JournalStorage(
+                JournalFileBackend(str(Path(folder) / "journal.log")))),
+                           ("sqlite", lambda: optuna.storages.RDBStorage(f"sqlite:///{folder}/optuna.db"))):
+            t0 = time.perf_counter()
+            study = optuna.create_study(storage=make(), study_name="bench",
+                                        sampler=optuna.samplers.TPESampler(seed=0))
+            opened = time.perf_counter()
+            for _ in range(calls):
+                trial = study.ask(dists)
+                study.tell(trial, 0.5)
+            row[f"{name}_open_s"] = round(opened - t0, 3)
+            row[f"{name}_ms_per_call"] = round(1000 * (time.perf_counter() - opened) / calls, 1)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=16)
@@ -96,7 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         spec_path = str(Path(folder) / "gcn-bench.yaml")
         Path(spec_path).write_text(yaml.safe_dump(SPACE))
-        rows = [overhead(spec_path, args.trials, args.epochs, args.repeats),
+        rows = [storage_cost(), overhead(spec_path, args.trials, args.epochs, args.repeats),
                 speedup(spec_path, args.trials, args.epochs, args.repeats)]
     write_json(rows, args.json)
 
