@@ -159,13 +159,20 @@ def test_a_killed_tune_resumes_without_rerunning_a_finished_trial(cli, tmp_path,
 
 
 def test_two_local_workers_select_what_one_process_selects(cli, tmp_path):
-    spec = _spec(tmp_path)
-    args = ["tune", "--tasks", "sbm-node", "--model", str(spec), "--sampler", "tpe", "--budget", "4",
-            "--round-size", "2", "--seeds", "1", *FAST]
-    one, two = tmp_path / "one", tmp_path / "two"
+    """16 trials in rounds of 4: the last round is asked after 12 told trials, past TPE's 10 random start-up
+    trials, so its suggestions depend on how the trials were grouped. Were the rounds the executor's width (1 in
+    process, 2 with two workers), the two tunes would ask different configurations from trial 11 on."""
+    spec = _spec(tmp_path, search={"space": {"hidden": [8, 16, 32], "dropout": {"uniform": [0.0, 0.8]}},
+                                   "width": "hidden"})
+    args = ["tune", "--tasks", "sbm-node", "--model", str(spec), "--sampler", "tpe", "--budget", "16",
+            "--round-size", "4", "--seeds", "1", *FAST]
+    one, two, other = tmp_path / "one", tmp_path / "two", tmp_path / "other"
     assert cli(*args, "--out", str(one)).code == 0
     assert cli(*args, "--workers", "2", "--out", str(two)).code == 0
     assert _selection_view(one) == _selection_view(two)
+    # The comparison has teeth: grouping the same trials differently (rounds of 1) asks other configurations.
+    assert cli(*args, "--round-size", "1", "--out", str(other)).code == 0
+    assert [t["config"] for t in _trials(one)] != [t["config"] for t in _trials(other)]
     assert [r.tuning for r in _records(one) if not r.selection] == [r.tuning for r in _records(two)
                                                                     if not r.selection]
 
