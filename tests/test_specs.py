@@ -32,6 +32,25 @@ def test_catalog_loads_every_spec():
         specs.load_task(tid)
 
 
+def test_structure_paper_suite_is_table_2_at_the_papers_protocol():
+    """`--suite structure-paper` is the whole paper-sized table: every GNN x feature/PE structural spec and the four
+    ImageNet backbones on the four paper-sized tasks, 5 seeds, the task protocol untouched; --models picks a piece
+    with the same job ids, so pieces run on a CPU and the GPU command resume one another."""
+    from gbench.sweep import assemble
+
+    jobs = assemble(suite="structure-paper").jobs
+    tasks = {"structure-topology", "structure-symmetry", "structure-spectral-gap", "structure-bridges"}
+    gnns = {f"{g}-{f}" for g in ("gcn", "gin", "gat", "gps") for f in ("degree", "lappe", "signnet", "spe")}
+    vision = {"resnet50-kk-imagenet", "vit-b16-kk-imagenet", "swin-t-kk-imagenet", "convnextv2-t-kk-imagenet"}
+    rows = {(j.task.id, j.model.name) for j in jobs}
+    assert rows >= {(t, m) for t in tasks for m in gnns | vision}
+    assert {m for _, m in rows} == gnns | vision | {"gin-mean-degree"}
+    assert {j.seed for j in jobs} == set(range(5)) and len(jobs) == 5 * len(rows)
+    assert all(j.task.protocol.epochs == 200 and j.task.protocol.batch_size == 128 for j in jobs)
+    piece = assemble(tasks="structure-topology", models="gcn-spe", seeds=[0]).jobs
+    assert piece[0].job_id in {j.job_id for j in jobs}
+
+
 @pytest.mark.parametrize(
     "changes, field, words",
     [
