@@ -55,7 +55,7 @@ def require(backend: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise GbenchError(f"render backend '{backend}' needs the Python package {package}, which is not installed; "
-                          f"install it with `pip install {package}` (or `pip install gbench[structure]`).") from None
+                          f"install it with `pip install {package}` (or `pip install gbench[layouts]`).") from None
 
 
 def backend_version(backend: str) -> str:
