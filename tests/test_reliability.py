@@ -245,11 +245,11 @@ def test_every_attempt_is_kept_even_when_a_retry_fails_identically_within_the_sa
 
 
 def test_records_written_before_run_ids_and_attempts_still_load_and_verify(tmp_path):
-    """A reference record of schema version 1 (no run_id, no attempt) is intact and reads as attempt 1."""
+    """Records of schema version 1 (no run_id, no attempt; tests/fixtures/legacy-records, kept from the CI reference
+    as gbench first wrote it) are intact and read as attempt 1."""
     import shutil
 
-    src = REPO / "leaderboards" / "ci-reference"
-    shutil.copytree(src / "records", tmp_path / "records")
+    shutil.copytree(REPO / "tests" / "fixtures" / "legacy-records", tmp_path / "records")
     records, problems = ResultStore(tmp_path).load()
     raw = json.loads(next((tmp_path / "records").rglob("*.json")).read_text())
     assert "run_id" not in raw and raw["schema_version"] == 1
