@@ -82,6 +82,7 @@ class NCNCModel(NCNModel):
     def score(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
         return self.score_neighbours(self.completed_neighbours(z, pairs, data), z, pairs)
 
+
 def ncnc(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
          predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
          prob_scale: float = 4.3, prob_offset: float = 2.8, prior: float = 0.75, alpha: float = 1.0) -> NCNCModel:

@@ -244,7 +244,7 @@ def _field_for(key: str) -> tuple[Any, list[dict[str, Any]]]:
     group, dot, name = key.partition(".")
     if not dot:
         if not _NAME.match(key):
-            return None, [problem(loc, f"is not a setting name; a bare name such as 'hidden' is a hyperparameter, "
+            return None, [problem(loc, "is not a setting name; a bare name such as 'hidden' is a hyperparameter, "
                                   "optim.X and train.X are those settings", key)]
         return None, []
     fields = _group_fields()
