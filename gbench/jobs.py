@@ -150,6 +150,9 @@ def _record(job: Job, opts: RunOptions, *, status: str, error: str | None, start
             worker: dict[str, Any]) -> RunRecord:
     task, model = job.task, job.model
     ref: ReferenceSpec | None = task.reference.get(model.name)
+    # The task's protocol as the job saw it, so a leaderboard can say where a row's training differs from it.
+    protocol = {k: getattr(task.protocol, k) for k in ("seeds", "epochs", "patience", "batch_size")}
+    fields = {**fields, "extra": {**(fields.get("extra") or {}), "task_protocol": protocol}}
     return RunRecord(
         job_id=job.job_id, task=task.id, task_version=task.version, level=task.level, family=task.family,
         model=model.name, model_spec=model.model_dump(mode="json"), model_hash=stable_hash(model.identity())[:16],

@@ -135,6 +135,11 @@ def to_html(frame, info: dict[str, Any], name: str) -> str:
     noted = frame.dropna(subset=["data_deviation"]) if "data_deviation" in frame.columns else frame.iloc[0:0]
     dev_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
                         for t, d in dict.fromkeys(zip(noted["task"], noted.get("data_deviation", []))))
+    differs = (frame.dropna(subset=["protocol_deviation"]) if "protocol_deviation" in frame.columns
+               else frame.iloc[0:0])
+    protocol_items = "".join(f"<li>{html.escape(str(t))} / {html.escape(str(m))}: {html.escape(str(d))}</li>"
+                             for t, m, d in zip(differs["task"], differs["model"],
+                                                differs.get("protocol_deviation", [])))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>gbench leaderboard: {html.escape(name)}</title><style>{_CSS}</style></head>
@@ -149,6 +154,7 @@ Click a column header to sort.</p>
 </tbody></table>
 {f"<h2>References</h2><ul>{ref_items}</ul>" if ref_items else ""}\
 {f"<h2>Data deviations (from the records)</h2><ul>{dev_items}</ul>" if dev_items else ""}
+{f"<h2>Protocol deviations (from the records)</h2><ul>{protocol_items}</ul>" if protocol_items else ""}
 <h2>Environment</h2><dl>{env_rows}</dl>
 <h2>Produced by</h2><ul>{commands}</ul>
 {f'<p class="note">Runs finished {when}.</p>' if when else ""}

@@ -152,6 +152,12 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
         lines += ["", "Data deviations (from the records):", ""]
         lines += [f"- {task}: {text}" for task, text in
                   dict.fromkeys(zip(noted["task"], noted["data_deviation"]))]
+    if "protocol_deviation" in frame.columns:  # where a row trained otherwise than its task's protocol
+        noted = frame.dropna(subset=["protocol_deviation"])
+        lines += ["", "Protocol deviations (from the records: where a row's training differs from its task's "
+                  "protocol):", ""]
+        lines += [f"- {task} / {model}: {text}" for task, model, text in
+                  zip(noted["task"], noted["model"], noted["protocol_deviation"])]
     return "\n".join(lines) + "\n"
 
 

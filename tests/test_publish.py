@@ -197,3 +197,35 @@ def test_run_writes_the_scale_plot_beside_a_leaderboard_with_scale_splits(cli, m
     _png(out / "leaderboard-scale.png")
     again = cli("plot", out, "--kind", "scale", "--out", tmp_path / "plots")
     assert again.code == 0 and _png(tmp_path / "plots" / "scale.png")
+
+
+def test_a_row_trained_otherwise_than_its_task_protocol_is_listed_in_every_format(cli, results, tmp_path):
+    """sbm-node's protocol says 200 epochs and 3 seeds; the fixture ran 3 seeds with --set train.epochs=30."""
+    board = pd.read_csv(results / "leaderboard.csv")
+    assert set(board.protocol_deviation) == {"epochs 30 (task 200)"}
+    assert cli("publish", results, "--name", "dev", "--dir", tmp_path).code == 0
+    md, page = (tmp_path / "dev.md").read_text(), (tmp_path / "dev.html").read_text()
+    assert "Protocol deviations (from the records" in md and "- sbm-node / gcn: epochs 30 (task 200)" in md
+    assert "<li>sbm-node / mlp: epochs 30 (task 200)</li>" in page
+
+
+def test_records_written_before_they_carried_their_protocol_or_reference_are_read_against_the_catalog(results):
+    """Old records have no `task_protocol`; a reference added to a task spec after its records were written is
+    still shown beside them (same task id and version only)."""
+    from gbench.results.aggregate import aggregate, protocol_deviation
+    from gbench.results.store import load_records
+    from gbench.specs.catalog import load_task
+
+    gcn = [r for r in load_records(results) if r.model == "gcn"]
+    old = [r.model_copy(update={"extra": {k: v for k, v in r.extra.items() if k != "task_protocol"}})
+           for r in gcn]
+    assert all(r.extra.get("task_protocol") for r in gcn) and not any("task_protocol" in r.extra for r in old)
+    assert protocol_deviation(old[0], 1) == "epochs 30 (task 200); 1 of 3 seeds"
+    assert protocol_deviation(old[0].model_copy(update={"task_version": 999}), 1) is None  # unknown: no guess
+    topology = load_task("structure-topology")
+    moved = [r.model_copy(update={"task": topology.id, "task_version": topology.version, "model": "gcn-degree",
+                                  "reference": None}) for r in old]
+    row = aggregate(moved).iloc[0]
+    assert row["reference"] == topology.reference["gcn-degree"].value
+    assert "Table 2" in row["reference_source"]
+    assert row["protocol_deviation"] == "epochs 30 (task 200); 3 of 5 seeds"  # against the topology protocol

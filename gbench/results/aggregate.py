@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from gbench.results.records import RunRecord
@@ -105,6 +106,64 @@ def selected_label(recs: list[RunRecord]) -> str:
     return "; ".join(f"{text} ({n}/{len(per_unit)} folds)" for text, n in ranked)
 
 
+@lru_cache(maxsize=64)
+def _catalog_task(task: str, version: int) -> Any:
+    """The shipped task spec `task` at `version`, or None: what records written before they carried their task's
+    protocol (and records whose spec gained a reference later) are read against."""
+    from gbench.specs.catalog import load_task, task_path
+
+    try:
+        spec = load_task(task) if task_path(task) is not None else None
+    except Exception:  # noqa: BLE001 - a catalog that no longer loads this task just gives no fallback
+        return None
+    return spec if spec is not None and spec.version == version else None
+
+
+def task_protocol(record: RunRecord) -> dict[str, Any] | None:
+    """seeds, epochs, patience and batch_size of the record's task protocol: as the job saw it, or, for a record
+    written before records carried it, from the shipped task spec of the same id and version (None otherwise)."""
+    if record.extra.get("task_protocol"):
+        return record.extra["task_protocol"]
+    spec = _catalog_task(record.task, record.task_version)
+    return None if spec is None else {k: getattr(spec.protocol, k) for k in ("seeds", "epochs", "patience",
+                                                                              "batch_size")}
+
+
+def _reference(recs: list[RunRecord]) -> dict[str, Any]:
+    """The published number beside a row: the newest record's that names one, else the shipped task spec's (a
+    reference added to a spec after its records were written; references are not part of a job's identity)."""
+    for r in sorted(recs, key=lambda r: r.started_at or "", reverse=True):
+        if r.reference:
+            return r.reference
+    spec = _catalog_task(recs[0].task, recs[0].task_version)
+    ref = spec.reference.get(recs[0].model) if spec is not None else None
+    return ref.model_dump(mode="json") if ref is not None else {}
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "batch_size" and not value:
+        return "full batch"
+    return "none" if value is None else str(value)
+
+
+def protocol_deviation(record: RunRecord, n_seeds: int) -> str | None:
+    """Where a row's training differs from its task's protocol, e.g. 'epochs 50 (task 200); 1 of 5 seeds': the
+    model spec's `train` settings (its own or from --set) that replace the protocol's, and fewer seeds than it
+    names. None where it does not differ or the protocol is unknown."""
+    protocol = task_protocol(record)
+    if protocol is None:
+        return None
+    train = (record.model_spec or {}).get("train") or {}
+    parts = []
+    for key in ("epochs", "patience", "batch_size"):
+        mine, theirs = train.get(key), protocol.get(key)
+        if mine is not None and _show(key, mine) != _show(key, theirs):
+            parts.append(f"{key.replace('_', ' ')} {_show(key, mine)} (task {_show(key, theirs)})")
+    if protocol.get("seeds") and 0 < n_seeds < protocol["seeds"]:
+        parts.append(f"{n_seeds} of {protocol['seeds']} seeds")
+    return "; ".join(parts) or None
+
+
 def headline_splits(frame) -> dict[str, str]:
     """task -> the name of its headline test split, from a leaderboard frame's `test_split` column ({} without)."""
     if "test_split" not in frame.columns:
@@ -128,6 +187,7 @@ def aggregate(records: list[RunRecord]):
         ok = [r for r in recs if r.status == "ok"]
         head = first.test_splits[0]
         values = per_unit_values(recs, head)
+        reference = _reference(recs)
         row: dict[str, Any] = {
             "task": first.task, "model": name, "metric": first.metric,
             "mean": _mean(values), "std": _std(values, first.std_ddof), "n_seeds": len({r.seed for r in ok}),
@@ -149,9 +209,9 @@ def aggregate(records: list[RunRecord]):
             "peak_memory_mb": _mean(r.cost.peak_memory_mb for r in ok),
             "peak_memory_kind": ",".join(sorted({r.cost.peak_memory_kind for r in ok if r.cost.peak_memory_kind})),
             "num_params": first.num_params,
-            "reference": (first.reference or {}).get("value"),
-            "reference_std": (first.reference or {}).get("std"),
-            "reference_source": (first.reference or {}).get("source"),
+            "reference": reference.get("value"),
+            "reference_std": reference.get("std"),
+            "reference_source": reference.get("source"),
             "task_version": first.task_version, "model_hash": first.model_hash,
             "device": ",".join(sorted({r.device for r in ok})) or first.device,
         })
@@ -159,6 +219,10 @@ def aggregate(records: list[RunRecord]):
         deviations = sorted({str(r.extra["data_deviation"]) for r in recs if r.extra.get("data_deviation")})
         if deviations:
             row["data_deviation"] = "; ".join(deviations)
+        # Likewise only rows trained otherwise than their task's protocol get `protocol_deviation`.
+        differs = protocol_deviation(first, row["n_seeds"])
+        if differs:
+            row["protocol_deviation"] = differs
         if first.tuning:
             size = first.tuning.get("search_size")
             row.update({"tuned": tuning_label(first.tuning), "search_size": size if size else "continuous",
