@@ -74,6 +74,8 @@ def run(
     jobs, opts, runner = sweep.plan.jobs, sweep.opts, sweep.executor
     if sweep.plan.skipped_models:
         console.print(f"[dim]no implementation at that level, skipped: {', '.join(sweep.plan.skipped_models)}[/dim]")
+    for note in sweep.plan.notes:
+        err_console.print(f"[yellow]note[/yellow]: {escape(note)}")
     console.print(f"{len(jobs)} jobs on {opts.device} (determinism {opts.deterministic}, executor "
                   f"{runner.name}, {runner.slots} at once) -> {sweep.out}/")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -101,11 +101,13 @@ def overrides_from(items: Sequence[str] | dict[str, Any] | None) -> Overrides:
 class SweepPlan:
     jobs: list[Job]
     skipped_models: list[str] = field(default_factory=list)  # "model (level)" with no implementation at a level
+    notes: list[str] = field(default_factory=list)  # what the checks found that will fail some jobs
 
     def merged(self, other: SweepPlan) -> SweepPlan:
         seen = {j.job_id for j in self.jobs}
         jobs = self.jobs + [j for j in other.jobs if j.job_id not in seen]
-        return SweepPlan(jobs, self.skipped_models + [m for m in other.skipped_models if m not in self.skipped_models])
+        return SweepPlan(jobs, self.skipped_models + [m for m in other.skipped_models if m not in self.skipped_models],
+                         self.notes + [n for n in other.notes if n not in self.notes])
 
 
 def check_model_refs(model_refs: Iterable[str]) -> None:
@@ -246,6 +248,34 @@ def check_plan(plan: SweepPlan, opts: RunOptions, overrides: Overrides | None = 
     check_fold_pins([j.task for j in plan.jobs], opts)
 
 
+def check_requires(plan: SweepPlan, *, tasks_named: bool, models_named: bool) -> None:
+    """A task or model whose spec `requires` extras not installed here fails every one of its jobs. Refused
+    (SpecError) when the user named it (--tasks, --models, --model); a note on the plan when a suite or a level's
+    whole catalog brought it in, so the rest of the sweep runs and those jobs are recorded as failed with their
+    own error. Remote executors skip this check: their workers may have what the driver lacks."""
+    from gbench.specs.extras import install_hint, missing_packages
+
+    counts: dict[tuple[str, str], int] = {}
+    for job in plan.jobs:
+        for kind, name in (("task", job.task.id), ("model", job.model.name)):
+            counts[(kind, name)] = counts.get((kind, name), 0) + 1
+    seen: set[tuple[str, str]] = set()
+    for job in plan.jobs:
+        for kind, spec, named in (("task", job.task, tasks_named), ("model", job.model, models_named)):
+            name = spec.id if kind == "task" else spec.name
+            if (kind, name) in seen or not spec.requires:
+                continue
+            seen.add((kind, name))
+            missing = missing_packages(spec.requires)
+            if not missing:
+                continue
+            need = (f"{kind} '{name}' needs {', '.join(missing)} (its spec requires "
+                    f"{', '.join(spec.requires)}), which is not installed here")
+            if named:
+                raise SpecError(f"{need}: {install_hint(spec.requires)}, or leave the {kind} out.")
+            plan.notes.append(f"{counts[(kind, name)]} job(s) will fail: {need}; {install_hint(spec.requires)}.")
+
+
 def results_dir(out: Path | str) -> Path:
     """The results directory, created (with its parents) and checked writable: a GbenchError, not a traceback,
     when it cannot be."""
@@ -357,6 +387,8 @@ def prepare(*, suite: str | None = None, tasks: str | Sequence[str] | None = Non
                        cache_dir=cache_dir, offline=offline, command=command)
     plan = assemble(suite=suite, tasks=tasks, models=models, candidates=candidates, seeds=seeds_, overrides=sets)
     check_plan(plan, opts, sets)
+    if executor == "local":
+        check_requires(plan, tasks_named=bool(tasks), models_named=bool(split_refs(models) or candidates))
     out = results_dir(out)
     runner = make_executor(executor, workers=workers, device=opts.device, results=out, address=address,
                            partition=partition, time_limit=time_limit, cpus_per_job=cpus_per_job,

@@ -296,3 +296,38 @@ def test_specs_import_nothing_above_them():
     assert not any(f"'gbench.{above}" in loaded for above in ("data", "train", "jobs", "models", "execute"))
     code = "import sys, gbench.metrics; print('gbench.specs' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_the_extras_a_spec_may_require_are_pyprojects_and_a_missing_one_is_named_before_the_sweep(tmp_path,
+                                                                                                     monkeypatch):
+    """`requires` names gbench's pip extras: the table the sweep checks is pyproject.toml's, an unknown extra is
+    refused with the file, and a missing package stops a sweep that names the model (exit 2) or, where a suite
+    brought the model in, becomes a note while the rest runs."""
+    import re
+    import tomllib
+
+    import gbench.specs.extras as extras
+    from gbench.sweep import assemble, check_requires
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    declared = {extra: [re.split(r"[<>=;\[ ]", dep)[0] for dep in deps]
+                for extra, deps in project["project"]["optional-dependencies"].items() if extra != "all"}
+    assert declared == {extra: [dist for dist, _ in pairs] for extra, pairs in extras.EXTRAS.items()}
+
+    model = yaml.safe_load((Path(specs.catalog_root()) / "baselines" / "structure" /
+                            "resnet10-kk-quick.yaml").read_text())
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump({**model, "requires": ["strucutre"]}))
+    with pytest.raises(SpecError, match=r"typo.yaml.*requires.*unknown extra\(s\) \['strucutre'\]"):
+        specs.load_model_file(path)
+
+    monkeypatch.setattr(extras, "_installed", lambda module: module != "igraph")
+    named = assemble(tasks="structure-topology-cpu", models="resnet10-kk-quick", seeds=[0])
+    with pytest.raises(SpecError, match=r"model 'resnet10-kk-quick' needs igraph .*pip install 'gbench\["
+                                        r"structure,layouts\]', or leave the model out"):
+        check_requires(named, tasks_named=True, models_named=True)
+    suite = assemble(suite="default")
+    check_requires(suite, tasks_named=False, models_named=False)
+    assert suite.notes == ["4 job(s) will fail: model 'resnet10-kk-quick' needs igraph (its spec requires "
+                           "structure, layouts), which is not installed here; pip install "
+                           "'gbench[structure,layouts]'."]

@@ -79,7 +79,7 @@ def resolve_model(spec: ModelSpec, task: TaskSpec, cli: dict[str, dict[str, Any]
     transforms = override.transforms if override.transforms is not None else spec.transforms
     return ResolvedModel(name=spec.name, implementation=spec.implementation, hparams=hparams, optim=optim,
                          train=train, transforms=list(transforms), candidate=spec.candidate, code_hash=code_hash,
-                         sources=sources)
+                         sources=sources, requires=list(spec.requires))
 
 
 def search_space(spec: ModelSpec, task: TaskSpec) -> SearchSpec | None:

@@ -155,6 +155,16 @@ class ReferenceSpec(_Strict):
     note: str | None = Field(default=None, description="how the published setting differs, if it does")
 
 
+
+def _known_extras(v: list[str]) -> list[str]:
+    from gbench.specs.extras import EXTRAS
+
+    unknown = [e for e in v if e not in EXTRAS]
+    if unknown:
+        raise ValueError(f"unknown extra(s) {unknown}; gbench's extras are {', '.join(EXTRAS)}")
+    return v
+
+
 class TaskSpec(_Strict):
     """A benchmark task: one YAML file under tasks/ (or a user's own file)."""
 
@@ -173,6 +183,11 @@ class TaskSpec(_Strict):
     reference: dict[str, ReferenceSpec] = Field(default_factory=dict, description="model name -> published number")
     deviations: list[str] = Field(default_factory=list, description="where this task differs from the source")
     requires: list[str] = Field(default_factory=list, description="pip extras this task needs")
+
+    @field_validator("requires")
+    @classmethod
+    def _requires_known(cls, v: list[str]) -> list[str]:
+        return _known_extras(v)
 
     @field_validator("id")
     @classmethod
@@ -326,6 +341,11 @@ class ModelSpec(_Strict):
     requires: list[str] = Field(default_factory=list, description="pip extras this model needs")
     candidate: bool = Field(default=False, description="a user's model rather than a shipped baseline")
 
+    @field_validator("requires")
+    @classmethod
+    def _requires_known(cls, v: list[str]) -> list[str]:
+        return _known_extras(v)
+
     @field_validator("name")
     @classmethod
     def _name_format(cls, v: str) -> str:
@@ -401,11 +421,12 @@ class ResolvedModel(_Strict):
     candidate: bool
     code_hash: str | None = Field(default=None, description="sha256 of a candidate's source file")
     sources: dict[str, str] = Field(default_factory=dict)
+    requires: list[str] = Field(default_factory=list, description="pip extras the model needs (not its identity)")
 
     def identity(self) -> dict[str, Any]:
         """What decides the numbers. Fields that hold their default are left out where records were first written
         without them (transforms, lr_schedule), so those records keep their ids."""
-        exclude: dict[str, Any] = {"sources": True}
+        exclude: dict[str, Any] = {"sources": True, "requires": True}
         if not self.transforms:
             exclude["transforms"] = True
         if self.train.lr_schedule is None:
