@@ -4,7 +4,8 @@ A gradient-boosting model (scikit-learn's HistGradientBoosting, random_state 0, 
 task's training graphs, each reduced to 19 cheap statistics that need no message passing: node and edge counts,
 degree min / max / mean / std, bipartiteness, triangles per node, node-count parity and the degree histogram
 (degrees 0-9 and 10+, as shares of the nodes). It is scored on every test split with scikit-learn's accuracy or
-MAE, overall and per generator family. A task whose generators leave such cues can be solved by a degree-feature
+MAE, overall and per generator family. Each split is also described by its mean node count, mean degree and label
+range, the distribution shift a model meets out of distribution. A task whose generators leave such cues can be solved by a degree-feature
 GNN without abstracting anything; a probe score near a GNN's says the GNN's number may measure the cues, and a
 probe score above a paper's GNN rows says the data is easier than the paper's.
 
@@ -47,6 +48,12 @@ def statistics(n: int, edges: np.ndarray) -> list[float]:
             triangles / n, n % 2, *hist]
 
 
+def describe(x: np.ndarray, y: np.ndarray) -> dict:
+    """How a split differs from training: its mean node count and degree, and its label range."""
+    return {"nodes_mean": round(float(x[:, 0].mean()), 2), "degree_mean": round(float(x[:, 4].mean()), 2),
+            "label_min": round(float(y.min()), 4), "label_max": round(float(y.max()), 4)}
+
+
 def probe(task_id: str, data_root: str | None, params: dict | None = None) -> list[dict]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.metrics import accuracy_score, mean_absolute_error
@@ -71,7 +78,8 @@ def probe(task_id: str, data_root: str | None, params: dict | None = None) -> li
     train = split == meta["splits"].index("train")
     model.fit(x[train], y[train])
     score = accuracy_score if classify else mean_absolute_error
-    rows = []
+    rows = [{"task": task_id, "params": params or {}, "split": "train", "graphs": int(train.sum()),
+             **describe(x[train], y[train])}]
     for name in task.split.test_splits:
         at = split == meta["splits"].index(name)
         pred = model.predict(x[at])
@@ -79,7 +87,7 @@ def probe(task_id: str, data_root: str | None, params: dict | None = None) -> li
                       for f in sorted(set(family[at]))}
         rows.append({"task": task_id, "params": params or {}, "split": name, "metric": "accuracy" if classify else "mae",
                      "probe": round(float(score(y[at], pred)), 4), "graphs": int(at.sum()),
-                     "per_family": per_family})
+                     **describe(x[at], y[at]), "per_family": per_family})
     return rows
 
 
@@ -98,8 +106,13 @@ def main() -> None:
     for task_id in [t for t in args.tasks.split(",") if t]:
         for row in probe(task_id, args.data_root, params):
             rows.append(row)
+            shape = (f"{row['graphs']} graphs, {row['nodes_mean']} nodes and mean degree {row['degree_mean']} "
+                     f"on average, labels {row['label_min']}..{row['label_max']}")
+            if row["split"] == "train":
+                print(f"{row['task']} train: {shape}")
+                continue
             families = ", ".join(f"{f} {v}" for f, v in row["per_family"].items())
-            print(f"{row['task']} {row['split']}: {row['metric']} {row['probe']} ({row['graphs']} graphs)")
+            print(f"{row['task']} {row['split']}: {row['metric']} {row['probe']} ({shape})")
             print(f"    per family: {families}")
     write_json(rows, args.json)
 
