@@ -4,10 +4,10 @@ A gradient-boosting model (scikit-learn's HistGradientBoosting, random_state 0, 
 task's training graphs, each reduced to 19 cheap statistics that need no message passing: node and edge counts,
 degree min / max / mean / std, bipartiteness, triangles per node, node-count parity and the degree histogram
 (degrees 0-9 and 10+, as shares of the nodes). It is scored on every test split with scikit-learn's accuracy or
-MAE, overall and per generator family. Each split is also described by its mean node count, mean degree and label
-range, the distribution shift a model meets out of distribution. A task whose generators leave such cues can be solved by a degree-feature
+MAE, overall and per generator family. A task whose generators leave such cues can be solved by a degree-feature
 GNN without abstracting anything; a probe score near a GNN's says the GNN's number may measure the cues, and a
-probe score above a paper's GNN rows says the data is easier than the paper's.
+probe score above a paper's GNN rows says the data is easier than the paper's. Each split is also described by its
+mean node count, mean degree and label range: the distribution shift a model meets out of distribution.
 
     python benchmarks/structure_shortcuts.py --data-root ../shared/data \
         [--tasks structure-symmetry,structure-topology] [--param asymmetric_swap_share=1.0] [--json out.json]
@@ -85,7 +85,8 @@ def probe(task_id: str, data_root: str | None, params: dict | None = None) -> li
         pred = model.predict(x[at])
         per_family = {f: round(float(score(y[at][family[at] == f], pred[family[at] == f])), 4)
                       for f in sorted(set(family[at]))}
-        rows.append({"task": task_id, "params": params or {}, "split": name, "metric": "accuracy" if classify else "mae",
+        rows.append({"task": task_id, "params": params or {}, "split": name,
+                     "metric": "accuracy" if classify else "mae",
                      "probe": round(float(score(y[at], pred)), 4), "graphs": int(at.sum()),
                      **describe(x[at], y[at]), "per_family": per_family})
     return rows
