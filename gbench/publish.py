@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,27 @@ class Published:
     rows: int
 
 
-def provenance(records) -> dict[str, Any]:
+RELATIVE_OUT_NOTE = ("A run's absolute `--out` is shown as `results/<name>`: the folder a run writes to changes "
+                     "none of its records, and a published page names no machine's paths.")
+
+
+def portable_command(command: str, name: str) -> str:
+    """COMMAND with an absolute `--out` replaced by the relative `results/NAME`, so that a published leaderboard
+    gives a command anyone can run from a clone; a relative `--out` (the house style) is kept as it is."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not shell syntax: shown as recorded
+        return command
+    changed = False
+    for i, word in enumerate(words):
+        if word == "--out" and i + 1 < len(words) and Path(words[i + 1]).is_absolute():
+            words[i + 1], changed = f"results/{name}", True
+        elif word.startswith("--out=") and Path(word[len("--out="):]).is_absolute():
+            words[i], changed = f"--out=results/{name}", True
+    return shlex.join(words) if changed else command
+
+
+def provenance(records, name: str | None = None) -> dict[str, Any]:
     """Distinct environments, devices and commands over the records (one value each when the run was uniform)."""
     envs: dict[str, set] = {k: set() for k in ENV_KEYS}
     for r in records:
@@ -39,7 +60,10 @@ def provenance(records) -> dict[str, Any]:
         "environment": {k: sorted(v) for k, v in envs.items() if v},
         "devices": sorted({r.device + (f" ({r.environment['gpu']})" if r.environment.get("gpu") else "")
                            for r in records}),
-        "commands": sorted({r.command for r in records if r.command}),
+        "commands": sorted({portable_command(r.command, name) if name else r.command
+                            for r in records if r.command}),
+        "out_made_relative": bool(name) and any(r.command and portable_command(r.command, name) != r.command
+                                                for r in records),
         "determinism": sorted({str(r.determinism.get("mode")) for r in records if r.determinism}),
         "finished": [min((r.finished_at for r in records if r.finished_at), default=None),
                      max((r.finished_at for r in records if r.finished_at), default=None)],
@@ -157,6 +181,7 @@ Click a column header to sort.</p>
 {f"<h2>Protocol deviations (from the records)</h2><ul>{protocol_items}</ul>" if protocol_items else ""}
 <h2>Environment</h2><dl>{env_rows}</dl>
 <h2>Produced by</h2><ul>{commands}</ul>
+{f'<p class="note">{html.escape(RELATIVE_OUT_NOTE)}</p>' if info.get("out_made_relative") else ""}
 {f'<p class="note">Runs finished {when}.</p>' if when else ""}
 <script type="application/json" id="leaderboard-data">{html.escape(json.dumps(info), quote=False)}</script>
 <script>{_JS}</script>
@@ -179,8 +204,9 @@ def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), forc
     if existing and not force:
         raise GbenchError(f"{existing[0]} exists already: a published leaderboard is not replaced silently; pass "
                           "--force to replace it, or choose another --name.")
-    info = provenance(records)
+    info = provenance(records, name)
     info["excluded_damaged_records"] = results_.damaged
-    paths = write_leaderboard(results_.frame, out_dir, info["commands"], stem=name, heads=results_.heads())
+    paths = write_leaderboard(results_.frame, out_dir, info["commands"], stem=name, heads=results_.heads(),
+                              command_note=RELATIVE_OUT_NOTE if info["out_made_relative"] else None)
     html_path = write_text(out_dir / f"{name}.html", to_html(results_.frame, info, name))
     return Published(paths + [html_path], len(results_.frame))

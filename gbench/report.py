@@ -133,8 +133,9 @@ def print_leaderboard(frame, console=None, title: str = "leaderboard") -> None:
     console.print(table)
 
 
-def to_markdown(frame, command: str | list[str] | None = None) -> str:
-    """The leaderboard as a Markdown table, headed by the command (or commands) that wrote its records."""
+def to_markdown(frame, command: str | list[str] | None = None, command_note: str | None = None) -> str:
+    """The leaderboard as a Markdown table, headed by the command (or commands) that wrote its records and an
+    optional note on how they are shown."""
     header, rows = _rows(frame)
     lines = []
     commands = [command] if isinstance(command, str) else list(command or [])
@@ -143,6 +144,8 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
     elif commands:
         lines += ["Produced by these commands (each record names its own):", ""]
         lines += [f"- `{c}`" for c in commands] + [""]
+    if commands and command_note:
+        lines += [command_note, ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     lines += ["", "Values are as the evaluator returns them (accuracy as a fraction); ± is the std over "
@@ -162,14 +165,14 @@ def to_markdown(frame, command: str | list[str] | None = None) -> str:
 
 
 def write_leaderboard(frame, out_dir: Path, command: str | list[str] | None = None, stem: str = "leaderboard",
-                      heads: dict[str, str] | None = None) -> list[Path]:
+                      heads: dict[str, str] | None = None, command_note: str | None = None) -> list[Path]:
     """`<out>/<stem>.csv` (every column, full precision), `<out>/<stem>.md`, and `<out>/<stem>-scale.png` when a
     task has extra test splits (gbench.plots.plot_scale)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
     cols = HEADLINE + [c for c in frame.columns if c not in HEADLINE]
     _atomic_write(csv_path, frame.reindex(columns=cols).to_csv(index=False))
-    _atomic_write(md_path, to_markdown(frame, command))
+    _atomic_write(md_path, to_markdown(frame, command, command_note))
     paths = [csv_path, md_path]
     scale = write_scale_plot(frame, out_dir / f"{stem}-scale.png", heads)
     return paths + ([scale] if scale else [])

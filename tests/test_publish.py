@@ -71,6 +71,24 @@ def test_a_leaderboard_names_every_command_that_wrote_its_records(cli, results, 
         assert "Produced by these commands" in head
         assert "--models gcn,mlp,label-propagation --seeds 3" in head and "--models mlp --seeds 4" in head
 
+def test_a_published_leaderboard_names_no_machine_path(cli, results, tmp_path):
+    from gbench.publish import portable_command
+
+    assert str(results).startswith("/")  # the fixture ran with an absolute --out
+    boards = tmp_path / "boards"
+    assert cli("publish", results, "--name", "sbm-cpu", "--dir", boards).code == 0
+    for page in (boards / "sbm-cpu.md", boards / "sbm-cpu.html"):
+        text = page.read_text()
+        assert str(results) not in text and "--out results/sbm-cpu" in text
+        assert "absolute `--out` is shown as `results/&lt;name&gt;`" in text or "as `results/<name>`" in text
+    assert (portable_command("gbench run --seeds 3 --out leaderboards-work/x", "n")
+            == "gbench run --seeds 3 --out leaderboards-work/x")  # relative: kept as typed
+    assert (portable_command("gbench run --out=/tmp/a --set 'x=a b'", "n")
+            == "gbench run --out=results/n --set 'x=a b'")
+    assert (portable_command("gbench run --out '/tmp/my runs/r' --seeds 1", "n")
+            == "gbench run --out results/n --seeds 1")
+
+
 def _dom(page: Path, fragment: str = "") -> str:
     done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                            "--no-first-run", "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri() + fragment],
