@@ -188,6 +188,7 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
 
     task = job.task
     started = _now()
+    env = environment(opts.device)  # read before the job runs: the checkout this process started with
     if opts.threads:
         torch.set_num_threads(opts.threads)
     determinism = apply_determinism(opts.deterministic)  # type: ignore[arg-type]
@@ -227,4 +228,4 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
                   "selected_epoch": outcome.selected_epoch, "epochs_run": outcome.epochs_run,
                   "num_params": outcome.num_params, "extra": outcome.extra}
     return _record(job, opts, status=status, error=error, started=started, cost=cost, determinism=determinism,
-                   environment=environment(opts.device), fields=fields, worker=worker_info(opts))
+                   environment=env, fields=fields, worker=worker_info(opts))

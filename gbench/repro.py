@@ -133,6 +133,9 @@ def resolve_device(device: str) -> str:
 
 @lru_cache(maxsize=1)
 def git_commit() -> str | None:
+    """The checkout's commit (`-dirty` with uncommitted changes to tracked files), read once per process: a
+    worker reads it when it starts (gbench.executors.worker), so its records name the code it loaded, not a
+    commit made while it trained."""
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,

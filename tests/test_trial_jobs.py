@@ -198,3 +198,26 @@ def test_scoped_records_round_trip_and_records_without_the_fields_still_verify(t
     for p in old:
         record = read_record(p)  # raises DamagedRecord on a checksum mismatch
         assert (record.fold, record.selection, record.tuning) == (None, False, None)
+
+
+def test_a_record_names_the_checkout_its_process_started_with(monkeypatch):
+    """A commit made while a job trains (a long sweep beside ongoing work) must not be the one its record names."""
+    import gbench.jobs as jobs
+    from gbench import repro
+    from gbench.errors import GbenchError
+
+    checkout = {"commit": "started-with"}
+    monkeypatch.setattr(repro, "git_commit", lambda: checkout["commit"])
+
+    def runner(job, opts):
+        checkout["commit"] = "committed-during-the-job"
+        raise GbenchError("stopped on purpose after the commit moved")
+
+    monkeypatch.setattr(jobs, "_runner", lambda level: runner)
+    repro.environment.cache_clear()
+    try:
+        record = run_job(_job("sbm-node", "mlp"), _opts())
+    finally:
+        repro.environment.cache_clear()  # later tests read the real checkout
+    assert record.status == "failed" and "on purpose" in record.error
+    assert record.environment["git_commit"] == "started-with"

@@ -121,6 +121,9 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints from models go to the log, not into the protocol
     protocol_in = sys.stdin.buffer
     _exit_with_parent()
+    from gbench.repro import git_commit
+
+    git_commit()  # the checkout this process loads its code from, before a commit during the sweep can move it
     print(f"gbench worker pid {os.getpid()} started", file=sys.stderr, flush=True)
     while True:
         message = receive(protocol_in)
