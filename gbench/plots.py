@@ -56,12 +56,24 @@ def _grid(n: int):
     return plt, fig, list(axes.flat[:n])
 
 
-def _save(plt, fig, path: Path) -> Path:
+def _save(plt, fig, path: Path, legend=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    if legend is not None:  # a figure legend beside the grid: the saved image grows to hold it
+        fig.savefig(path, dpi=110, bbox_extra_artists=[legend], bbox_inches="tight")
+    else:
+        fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# Ten colours, then the same ten with another marker and line style: up to 40 series tell apart.
+_MARKERS, _LINES = "osD^", ["-", "--", ":", "-."]
+_SHARED_LEGEND_FROM = 7  # models in a plot from which one legend beside the grid replaces one per panel
+
+
+def _style(i: int) -> dict:
+    return {"color": f"C{i % 10}", "marker": _MARKERS[(i // 10) % 4], "linestyle": _LINES[(i // 10) % 4]}
 
 
 def _ylabel(sub) -> str:
@@ -126,6 +138,11 @@ def plot_scale(frame, path: Path, heads: dict[str, str] | None = None) -> Path:
         raise GbenchError("no task here has extra test splits (scale splits or id/ood splits): nothing to plot "
                           "with --kind scale; use --kind bars or cost.")
     plt, fig, axes = _grid(len(tasks))
+    # One style per model in every panel, so that a model is the same line everywhere.
+    models = sorted({str(m) for m in frame.loc[frame["task"].isin(tasks), "model"]})
+    style = {m: _style(i) for i, m in enumerate(models)}
+    shared = len(models) >= _SHARED_LEGEND_FROM
+    handles: dict[str, object] = {}
     for ax, task in zip(axes, tasks):
         sub = frame[frame["task"] == task]
         mine = [s for s in splits if sub[f"{s}_mean"].notna().any()]
@@ -134,13 +151,20 @@ def plot_scale(frame, path: Path, heads: dict[str, str] | None = None) -> Path:
             ys = [row["mean"], *[row[f"{s}_mean"] for s in mine]]
             es = [row["std"], *[row.get(f"{s}_std") for s in mine]]
             es = [float(e) if _finite(e) else 0.0 for e in es]
-            ax.errorbar(range(len(names)), ys, yerr=es, marker="o", capsize=3, label=str(row["model"]))
+            model = str(row["model"])
+            handles[model] = ax.errorbar(range(len(names)), ys, yerr=es, capsize=3, label=model, **style[model])
         ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
         ax.set_xlabel("test split (in the task's order)")
         ax.set_ylabel(_ylabel(sub))
         ax.set_title(task)
-        ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+        if not shared:
+            ax.legend(fontsize=8)
+    legend = None
+    if shared:
+        fig.tight_layout()
+        legend = fig.legend([handles[m] for m in models], models, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                            fontsize=8, title="model")
+    return _save(plt, fig, path, legend)
 
 
 def plot_best_so_far(trials, path: Path) -> Path | None:

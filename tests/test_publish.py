@@ -247,3 +247,30 @@ def test_records_written_before_they_carried_their_protocol_or_reference_are_rea
     assert row["reference"] == topology.reference["gcn-degree"].value
     assert "Table 2" in row["reference_source"]
     assert row["protocol_deviation"] == "epochs 30 (task 200); 3 of 5 seeds"  # against the topology protocol
+
+
+def test_a_scale_plot_of_many_models_draws_each_as_its_own_line_the_same_in_every_panel(tmp_path, monkeypatch):
+    """Past ten models the colour cycle repeats: two models must never share a colour, marker and line style,
+    and a model keeps its style from one task's panel to the next."""
+    import gbench.plots as plots
+
+    rows = [{"task": task, "model": f"model-{i:02d}", "metric": "accuracy", "mean": 0.9 - i / 100, "std": 0.01,
+             "test_far_ood_mean": 0.5 + i / 100, "test_far_ood_std": 0.02}
+            for task in ("topology", "symmetry") for i in range(14 if task == "topology" else 13, -1, -1)
+            if not (task == "symmetry" and i == 3)]  # a model missing from one panel shifts no other's style
+    seen = {}
+    save = plots._save
+
+    def capture(plt, fig, path, legend=None):
+        seen["styles"] = [{(c.get_label(), c.lines[0].get_color(), c.lines[0].get_marker(), c.lines[0].get_linestyle())
+                           for c in ax.containers} for ax in fig.axes if ax.get_visible()]
+        seen["legend"] = legend
+        return save(plt, fig, path, legend)
+
+    monkeypatch.setattr(plots, "_save", capture)
+    assert plots.plot_scale(pd.DataFrame(rows), tmp_path / "scale.png").exists()
+    topology, symmetry = seen["styles"]
+    assert len(topology) == 15 and len({s[1:] for s in topology}) == 15  # 15 models, 15 distinct lines
+    assert symmetry <= topology  # the same model, the same line in both panels
+    labels = [t.get_text() for t in seen["legend"].get_texts()]
+    assert labels == sorted(labels) and len(labels) == 15  # one legend beside the grid, every model once
