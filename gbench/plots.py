@@ -161,7 +161,6 @@ def plot_scale(frame, path: Path, heads: dict[str, str] | None = None) -> Path:
             ax.legend(fontsize=8)
     legend = None
     if shared:
-        fig.tight_layout()
         legend = fig.legend([handles[m] for m in models], models, loc="center left", bbox_to_anchor=(1.0, 0.5),
                             fontsize=8, title="model")
     return _save(plt, fig, path, legend)

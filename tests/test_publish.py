@@ -71,6 +71,7 @@ def test_a_leaderboard_names_every_command_that_wrote_its_records(cli, results, 
         assert "Produced by these commands" in head
         assert "--models gcn,mlp,label-propagation --seeds 3" in head and "--models mlp --seeds 4" in head
 
+
 def test_a_published_leaderboard_names_no_machine_path(cli, results, tmp_path):
     from gbench.publish import portable_command
 
