@@ -166,6 +166,43 @@ def test_padded_eigenpairs_contribute_nothing(pe):
     assert torch.allclose(together[5:], _encode(model, [big]), atol=1e-4)
 
 
+def _dense_reference(encoder, g) -> torch.Tensor:
+    """The encoder's formula on one graph written out with dense [n, n] matrices and only its n real eigenpairs:
+    what the batched encoders (every graph's items packed together, no padding in the networks) must equal."""
+    from gbench.models.pe import SignNetEncoder
+
+    n = g.num_nodes
+    r = min(n, K)  # the real eigenpairs
+    vecs, vals = g.eig_vecs[:, :r], g.eig_vals[0, :r]
+    adj = torch.zeros(n, n)
+    adj[g.edge_index[0], g.edge_index[1]] = 1.0
+    adj = ((adj + adj.t()) > 0).float() * (1 - torch.eye(n))
+    neighbours = lambda h: torch.einsum("ab,b...->a...", adj, h)  # noqa: E731
+    if isinstance(encoder, SignNetEncoder):
+        lam = vals.expand(n, r)
+        phi = encoder.phi(torch.stack([torch.cat([vecs, -vecs], 1), torch.cat([lam, lam], 1)], -1), neighbours)
+        per_pair = phi[:, :r] + phi[:, r:]  # [n, r, channels]
+        padded = torch.cat([per_pair, per_pair.new_zeros(n, K - r, per_pair.size(2))], 1)
+        return encoder.rho(padded.reshape(n, -1))
+    z = torch.cat([psi(vals.unsqueeze(-1)) for psi in encoder.psi], -1)  # [r, m]
+    w = torch.einsum("ik,kl,jk->ijl", vecs, z, vecs)  # [n (node), n (anchor), m]
+    return encoder.rho(w, neighbours).sum(1)
+
+
+@pytest.mark.parametrize("pe", ["signnet", "spe"])
+def test_batched_encoders_equal_the_formula_on_each_graph_alone(pe):
+    from torch_geometric.data import Batch
+
+    sizes = [7, 19, 3, 12, 16, 9]  # below, at and above K: padded eigenpairs and padded blocks both occur
+    graphs, extras = _with_eig([_random_graph(n, 10 + i) for i, n in enumerate(sizes)])
+    encoder = _model(pe, extras).encoder.spectral.encoder
+    with torch.no_grad():
+        batched = encoder(Batch.from_data_list(graphs))
+        expected = torch.cat([_dense_reference(encoder, g) for g in graphs])
+    assert batched.shape == expected.shape
+    assert torch.allclose(batched, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_pe_needs_the_eig_transform_and_known_settings():
     from gbench.errors import ModelContractError
     from gbench.models.contract import TaskInfo, build_model
