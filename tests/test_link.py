@@ -244,3 +244,35 @@ def test_validation_edges_join_only_the_test_graph_when_allowed():
     graphs, described = message_passing_graphs(train, val, 4, val_as_input=True)
     assert _keys(graphs["train"], 4) == _keys(graphs["val"], 4) == _keys(train, 4)
     assert _keys(graphs["test"], 4) == _keys(train, 4) | _keys(val, 4) and described["test"] == "train+valid"
+
+
+def test_ncn_drops_sparse_features_as_dense_dropout_does_and_multiplies_them_sparse():
+    from gbench.models.contract import TaskInfo
+    from gbench.models.link import ncn
+
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.rand(300, 200, generator=gen) < 0.02).float() * torch.rand(300, 200, generator=gen)  # ~2 % non-zero
+    info = TaskInfo(level="link", target="binary", num_features=200, out_dim=1, num_nodes=300)
+    torch.manual_seed(0)
+    model = ncn(info, hidden=200, input_dropout=0.5)
+    with torch.no_grad():
+        model.xlin.weight.copy_(torch.eye(200))
+        model.xlin.bias.zero_()
+    model.eval()
+    assert torch.allclose(model.input_layer(x), x, atol=1e-6)  # no dropout in evaluation
+    model.train()
+    torch.manual_seed(1)
+    out = model.input_layer(x).detach()
+    assert (out[x == 0] == 0).all()  # a zero stays zero
+    kept = out[x != 0] != 0
+    assert torch.allclose(out[x != 0][kept], 2 * x[x != 0][kept])  # a kept entry is scaled by 1 / (1 - p)
+    from scipy.stats import binomtest
+
+    assert binomtest(int(kept.sum()), kept.numel(), 0.5).pvalue > 1e-3  # each non-zero kept with probability 1 - p
+    # The weights are trained through the sparse product: with W = I the output is the dropped x itself, and
+    # d sum(x_dropped W^T) / dW[h, f] is the column sum of x_dropped for every h.
+    model.xlin.weight.grad = None
+    torch.manual_seed(2)
+    y = model.input_layer(x)
+    y.sum().backward()
+    assert torch.allclose(model.xlin.weight.grad, y.detach().sum(0).expand(200, 200), atol=1e-5)
