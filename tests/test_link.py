@@ -276,3 +276,31 @@ def test_ncn_drops_sparse_features_as_dense_dropout_does_and_multiplies_them_spa
     y = model.input_layer(x)
     y.sum().backward()
     assert torch.allclose(model.xlin.weight.grad, y.detach().sum(0).expand(200, 200), atol=1e-5)
+
+
+def test_the_70_10_20_tasks_have_the_split_sizes_of_ncns_code(shared_data, tmp_path):
+    """randomsplit() in NCN's code: train_test_split_edges(0.2, 0.2) takes floor(0.2 M) validation and test
+    positives and as many non-edges each, then moves half of the validation positives into training."""
+    import math
+
+    from gbench.data import load_task_data
+    from gbench.specs import load_task
+
+    for task_id in ("cora-link-70-10-20", "citeseer-link-70-10-20"):
+        td = load_task_data(load_task(task_id), _ctx(shared_data))
+        m = td.info["num_edges"]
+        code = {"test": math.floor(0.2 * m), "val": int(math.floor(0.2 * m) * 0.5), "val_neg": math.floor(0.2 * m),
+                "test_neg": math.floor(0.2 * m)}
+        sizes = {k: td.info["split"][k] for k in code}
+        assert all(abs(sizes[k] - code[k]) <= 1 for k in code), (task_id, sizes, code)
+        assert td.info["split"]["train"] == m - sizes["val"] - sizes["test"]
+        assert td.neg["val"].size(1) == sizes["val_neg"] and td.pos["val"].size(1) == sizes["val"]
+    # A copied task with a bad value is refused, naming the field.
+    from gbench.errors import SpecError
+    from gbench.specs.catalog import load_task_file
+
+    text = (Path(__file__).parents[1] / "tasks" / "link" / "citeseer-link-70-10-20.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("val_neg_ratio: 2.0", "val_neg_ratio: -2"))
+    with pytest.raises(SpecError, match="val_neg_ratio"):
+        load_task_file(bad)

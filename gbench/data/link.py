@@ -111,13 +111,14 @@ def sample_non_edges(num_nodes: int, exclude: torch.Tensor, count: int, generato
 
 
 def random_link_split(edge_index: torch.Tensor, num_nodes: int, val: float, test: float, seed: int,
-                      neg_ratio: float = 1.0) -> dict[str, torch.Tensor]:
+                      neg_ratio: float = 1.0, val_neg_ratio: float | None = None) -> dict[str, torch.Tensor]:
     """A seeded random split of the undirected edges into train / val / test positives, and val / test negatives.
 
     The edges (each undirected edge once) are permuted with `torch.Generator().manual_seed(seed)`; the first
     round(test * M) are test, the next round(val * M) validation, the rest training. Negatives are distinct
-    non-edges of the whole graph, round(neg_ratio * P) per split, validation and test disjoint: as PyG's
-    `train_test_split_edges`, which the NCN code uses. Returns train_pos, val_pos, test_pos, val_neg, test_neg.
+    non-edges of the whole graph, round(neg_ratio * P) per split (validation: round(val_neg_ratio * P) where
+    given), validation and test disjoint: as PyG's `train_test_split_edges`, which the NCN code uses. Returns
+    train_pos, val_pos, test_pos, val_neg, test_neg.
     """
     pairs = unique_pairs(edge_index, num_nodes)
     m = pairs.size(1)
@@ -125,14 +126,15 @@ def random_link_split(edge_index: torch.Tensor, num_nodes: int, val: float, test
     perm = torch.randperm(m, generator=gen)
     n_test, n_val = int(round(test * m)), int(round(val * m))
     test_idx, val_idx, train_idx = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
-    n_val_neg, n_test_neg = int(round(neg_ratio * n_val)), int(round(neg_ratio * n_test))
+    n_val_neg = int(round((neg_ratio if val_neg_ratio is None else val_neg_ratio) * n_val))
+    n_test_neg = int(round(neg_ratio * n_test))
     neg = sample_non_edges(num_nodes, pairs, n_val_neg + n_test_neg, gen)
     return {"train_pos": pairs[:, train_idx.sort().values], "val_pos": pairs[:, val_idx.sort().values],
             "test_pos": pairs[:, test_idx.sort().values], "val_neg": neg[:, :n_val_neg],
             "test_neg": neg[:, n_val_neg:]}
 
 
-_RANDOM_KEYS = {"val", "test", "seed", "neg_ratio"}
+_RANDOM_KEYS = {"val", "test", "seed", "neg_ratio", "val_neg_ratio"}
 
 
 def _random_split_params(task: TaskSpec) -> dict[str, Any]:
@@ -148,7 +150,10 @@ def _random_split_params(task: TaskSpec) -> dict[str, Any]:
                         "random link split.") from None
     if not (0 < val and 0 < test and val + test < 1):
         raise SpecError(f"task '{task.id}': split.params val and test must be positive fractions summing below 1.")
-    return {"val": val, "test": test, "seed": int(p.get("seed", 0)), "neg_ratio": float(p.get("neg_ratio", 1.0))}
+    out = {"val": val, "test": test, "seed": int(p.get("seed", 0)), "neg_ratio": float(p.get("neg_ratio", 1.0))}
+    if p.get("val_neg_ratio") is not None:
+        out["val_neg_ratio"] = float(p["val_neg_ratio"])
+    return out
 
 
 def _from_random_split(task: TaskSpec, x: torch.Tensor | None, edge_index: torch.Tensor, num_nodes: int,
@@ -156,7 +161,8 @@ def _from_random_split(task: TaskSpec, x: torch.Tensor | None, edge_index: torch
     if task.split.kind not in ("random", "generated"):
         raise SpecError(f"task '{task.id}': split.kind must be 'random' for source '{task.dataset.source}'.")
     p = _random_split_params(task)
-    s = random_link_split(edge_index, num_nodes, p["val"], p["test"], p["seed"], p["neg_ratio"])
+    s = random_link_split(edge_index, num_nodes, p["val"], p["test"], p["seed"], p["neg_ratio"],
+                          p.get("val_neg_ratio"))
     graph = undirected(s["train_pos"], num_nodes)
     info = {**info, "num_nodes": num_nodes, "num_edges": int(s["train_pos"].size(1) + s["val_pos"].size(1)
                                                              + s["test_pos"].size(1)),

@@ -215,6 +215,8 @@ class RandomEdgeSplitParams(Params):
     test: float = Field(gt=0, lt=1, description="fraction of the edges for testing")
     seed: int = Field(default=0, description="seed of the edge split and its negatives")
     neg_ratio: float = Field(default=1.0, gt=0, description="negatives per positive for val and test")
+    val_neg_ratio: float | None = Field(default=None, gt=0, description="negatives per positive for val, where it "
+                                        "differs from neg_ratio (NCN's code: 2)")
 
 
 class OfficialLinkSplitParams(Params):
