@@ -3,8 +3,8 @@
 One NCN training step (encode the whole graph, score a batch of positive and as many random pairs, binary
 cross-entropy, backward) on each named link task's real features and training graph, two ways with the same
 model: "dense" is `xlin(F.dropout(x))` over the [N, F] feature matrix, as NCN's authors' code and gbench before
-2026-12-03 do; "sparse" drops only the non-zero features and multiplies them as a sparse matrix
-(`NCNModel.input_layer`). The two alternate (A B A B ...), median of `--repeats`. Both are dropout of the same
+2026-12-03 do; "sparse" is `NCNModel.input_layer`: dropout on the non-zero features only (`InputDropout`) and,
+under 5 % non-zero, the product as a sparse matrix. The two alternate (A B A B ...), median of `--repeats`. Both are dropout of the same
 distribution, so only time is compared.
 
     python benchmarks/ncn_input.py [--tasks cora-link,citeseer-link,pubmed-link] [--data-root ../shared/data]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbench.models.contract import TaskInfo
+from gbench.models.node import InputDropout
 
 
 @contextlib.contextmanager
@@ -57,15 +58,6 @@ class _GraphCache:
         value = build()
         self.entries = [(edge_index, kind, value), *self.entries][: self.size]
         return value
-
-
-def _sparse_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(indices [2, nnz], values [nnz]) of a 2-D tensor under 5 % non-zero, row-major (coalesced); else None.
-    Above that the dense product is as fast on CPU (PubMed's TF-IDF, 10 %: `benchmarks/ncn_input.py`)."""
-    flat = x.reshape(-1).nonzero().view(-1)
-    if x.dim() != 2 or flat.numel() >= 0.05 * x.numel():
-        return None
-    return torch.stack([flat // x.size(1), flat % x.size(1)]), x.reshape(-1)[flat]
 
 
 def _binary_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -263,22 +255,17 @@ class NCNModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(),
                                   nn.Dropout(predictor_dropout), nn.Linear(hidden, 1))
         self._graphs = _GraphCache()
-        self._features = _GraphCache(2)
+        self.drop_input = InputDropout(input_dropout)
 
     def input_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """xlin(dropout(x)). Sparse features (bag-of-words: about 1 % non-zero on Cora and CiteSeer) are dropped
-        and multiplied as a sparse matrix: dropout leaves a zero at zero, so sampling only the non-zeros has
-        exactly dense dropout's distribution, and the dense [N, F] dropout and product were most of a CPU epoch
-        (a training step 4.5x faster on CiteSeer, 1.6x on Cora: `benchmarks/ncn_input.py`)."""
-        nonzero = None if x.requires_grad else self._features.get(x, "nonzero", lambda: _sparse_parts(x))
-        if nonzero is None:
-            return self.xlin(F.dropout(x, self.input_dropout, self.training))
-        indices, values = nonzero
-        if self.training and self.input_dropout > 0:
-            keep = torch.rand(values.shape, device=values.device) >= self.input_dropout
-            values = values * keep / (1.0 - self.input_dropout)
-        with _quiet_sparse():
-            xs = torch.sparse_coo_tensor(indices, values, x.shape, is_coalesced=True)
+        """xlin(dropout(x)), dropout by the node models' `InputDropout`. Sparse features (bag-of-words: about 1 %
+        non-zero on Cora and CiteSeer) are dropped and multiplied as a sparse matrix: dropout leaves a zero at zero,
+        so sampling only the non-zeros has exactly dense dropout's distribution, and the dense [N, F] dropout and
+        product were most of a CPU epoch (a training step 4.5x faster on CiteSeer, 1.6x on Cora:
+        `benchmarks/ncn_input.py`). PubMed's TF-IDF (10 %) keeps the dense product."""
+        xs = self.drop_input.sparse(x)
+        if xs is None:  # dense, or 5-20 % non-zero (dropout still samples only the non-zeros)
+            return self.xlin(self.drop_input(x))
         return torch.sparse.mm(xs, self.xlin.weight.t()) + self.xlin.bias
 
     def encode(self, data) -> torch.Tensor:
