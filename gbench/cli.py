@@ -318,6 +318,26 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
         raise typer.Exit(1)
 
 
+@results_app.command("seeds")
+def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
+                  ) -> None:
+    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit."""
+    from rich.table import Table
+
+    from gbench.results.reader import read_results, seed_rows
+
+    rows = seed_rows(read_results(results, csv=False))
+    folds = any(r["fold"] is not None for r in rows)
+    table = Table("task", "model", "seed", *(["fold"] if folds else []), "status", "test", "val", "epoch kept/run",
+                  "s/epoch", "commit")
+    for r in rows:
+        num = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("test", "val")]
+        table.add_row(r["task"], r["model"], str(r["seed"]), *([str(r["fold"])] if folds else []), str(r["status"]),
+                      *num, f"{r['selected_epoch']}/{r['epochs_run']}",
+                      f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-", r["commit"])
+    console.print(table)
+
+
 @app.command()
 def verify(
     task: Annotated[str, typer.Argument(help="Task id or task YAML path.")],

@@ -275,3 +275,17 @@ def test_a_scale_plot_of_many_models_draws_each_as_its_own_line_the_same_in_ever
     assert symmetry <= topology  # the same model, the same line in both panels
     labels = [t.get_text() for t in seen["legend"].get_texts()]
     assert labels == sorted(labels) and len(labels) == 15  # one legend beside the grid, every model once
+
+
+def test_results_seeds_lists_every_record_with_the_values_the_leaderboard_averages(cli, results):
+    listed = cli("results", "seeds", results)
+    assert listed.code == 0, listed.out
+    board = pd.read_csv(results / "leaderboard.csv")
+    for _, row in board.iterrows():
+        lines = [line.split("│") for line in listed.out.splitlines()
+                 if f" {row['task']} " in line and f" {row['model']} " in line]
+        assert [int(cells[3]) for cells in lines] == [0, 1, 2]  # one line per seed, in order
+        tests = [float(cells[5]) for cells in lines]
+        assert abs(sum(tests) / len(tests) - row["mean"]) < 1e-4  # the values the row's mean is of
+    missing = cli("results", "seeds", results / "nowhere")
+    assert missing.code == 2 and "records" in missing.err

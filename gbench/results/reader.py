@@ -77,3 +77,17 @@ def _from_csv(path: Path) -> Results:
         raise GbenchError(f"{path}: not a gbench leaderboard CSV, missing column(s) {', '.join(missing)}; "
                           "give the leaderboard.csv that `gbench run` wrote, or the results directory.")
     return Results(str(path), "csv", frame)
+
+
+def seed_rows(results: Results) -> list[dict[str, Any]]:
+    """One row per record of a results directory, ordered by task, model and seed: what each seed scored and how
+    it ran (the per-seed values a leaderboard's mean and std summarise)."""
+    rows = []
+    for (task, model), recs in sorted(results.groups.items()):
+        for r in sorted(recs, key=lambda r: (r.seed, r.fold if r.fold is not None else -1)):
+            head = r.test_splits[0] if r.test_splits else "test"
+            rows.append({"task": task, "model": model, "seed": r.seed, "fold": r.fold, "status": r.status,
+                         "test": r.metrics.get(head, {}).get(r.metric), "val": r.metrics.get("val", {}).get(r.metric),
+                         "selected_epoch": r.selected_epoch, "epochs_run": r.epochs_run,
+                         "s_per_epoch": r.cost.s_per_epoch, "commit": str(r.environment.get("git_commit") or "")[:7]})
+    return rows
