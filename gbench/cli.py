@@ -294,6 +294,11 @@ results_app = typer.Typer(no_args_is_help=True, help="Inspect a results director
 app.add_typer(results_app, name="results")
 
 
+def _need_records(results: Path) -> None:
+    if not (results / "records").is_dir():
+        raise GbenchError(f"{results}: no records/ folder here; give the --out directory of a `gbench run`.")
+
+
 @results_app.command("verify")
 def results_verify(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
                    ) -> None:
@@ -302,8 +307,7 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
 
     from gbench.results import ResultStore
 
-    if not (results / "records").is_dir():
-        raise GbenchError(f"{results}: no records/ folder here; give the --out directory of a `gbench run`.")
+    _need_records(results)
     report = ResultStore(results).verify()
     for path, reason in report.damaged:
         err_console.print(f"[red]damaged[/red] {escape(str(path))}: {escape(reason)}", highlight=False,
@@ -326,6 +330,7 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
 
     from gbench.results.reader import read_results, seed_rows
 
+    _need_records(results)
     rows = seed_rows(read_results(results, csv=False))
     folds = any(r["fold"] is not None for r in rows)
     table = Table("task", "model", "seed", *(["fold"] if folds else []), "status", "test", "val", "epoch kept/run",

@@ -288,4 +288,4 @@ def test_results_seeds_lists_every_record_with_the_values_the_leaderboard_averag
         tests = [float(cells[5]) for cells in lines]
         assert abs(sum(tests) / len(tests) - row["mean"]) < 1e-4  # the values the row's mean is of
     missing = cli("results", "seeds", results / "nowhere")
-    assert missing.code == 2 and "records" in missing.err
+    assert missing.code == 2 and "no records/ folder" in missing.err
