@@ -156,6 +156,9 @@ def to_html(frame, info: dict[str, Any], name: str) -> str:
     when = " to ".join(html.escape(t) for t in dict.fromkeys(info.get("finished") or []) if t)
     refs = sorted({str(s) for s in frame.get("reference_source", []) if isinstance(s, str) and s})
     ref_items = "".join(f"<li>{html.escape(s)}</li>" for s in refs)
+    written = frame.dropna(subset=["task_deviation"]) if "task_deviation" in frame.columns else frame.iloc[0:0]
+    task_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
+                         for t, d in dict.fromkeys(zip(written["task"], written.get("task_deviation", []))))
     noted = frame.dropna(subset=["data_deviation"]) if "data_deviation" in frame.columns else frame.iloc[0:0]
     dev_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
                         for t, d in dict.fromkeys(zip(noted["task"], noted.get("data_deviation", []))))
@@ -177,6 +180,7 @@ Click a column header to sort.</p>
 {body}
 </tbody></table>
 {f"<h2>References</h2><ul>{ref_items}</ul>" if ref_items else ""}\
+{f"<h2>Task deviations (from the task specs)</h2><ul>{task_items}</ul>" if task_items else ""}
 {f"<h2>Data deviations (from the records)</h2><ul>{dev_items}</ul>" if dev_items else ""}
 {f"<h2>Protocol deviations (from the records)</h2><ul>{protocol_items}</ul>" if protocol_items else ""}
 <h2>Environment</h2><dl>{env_rows}</dl>

@@ -133,6 +133,19 @@ def print_leaderboard(frame, console=None, title: str = "leaderboard") -> None:
     console.print(table)
 
 
+# errors in the target's units (mse in their square); every other metric gbench computes lies in [0, 1]
+ERROR_UNITS = {"mae": "the target's units", "rmse": "the target's units", "mse": "the target's units squared"}
+
+
+def units_note(frame) -> str:
+    """How to read the values: which metrics are fractions and which are in the target's units."""
+    metrics = list(dict.fromkeys(metric_label(str(m)) for m in frame.get("metric", [])))
+    fractions = [m for m in metrics if m not in ERROR_UNITS]
+    parts = [f"{', '.join(fractions)} as a fraction"] if fractions else []
+    parts += [f"{m} in {ERROR_UNITS[m]}" for m in metrics if m in ERROR_UNITS]
+    return "; ".join(parts) or "no metric"
+
+
 def to_markdown(frame, command: str | list[str] | None = None, command_note: str | None = None) -> str:
     """The leaderboard as a Markdown table, headed by the command (or commands) that wrote its records and an
     optional note on how they are shown."""
@@ -148,8 +161,12 @@ def to_markdown(frame, command: str | list[str] | None = None, command_note: str
         lines += [command_note, ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    lines += ["", "Values are as the evaluator returns them (accuracy as a fraction); ± is the std over "
+    lines += ["", f"Values are as the evaluator returns them ({units_note(frame)}); ± is the std over "
               "`std_over` (seeds unless the task says folds) with `std_ddof` as in leaderboard.csv."]
+    if "task_deviation" in frame.columns:  # what the task spec itself says it changes from its source
+        noted = frame.dropna(subset=["task_deviation"])
+        lines += ["", "Task deviations (from the task specs: where a task differs from its source):", ""]
+        lines += [f"- {task}: {text}" for task, text in dict.fromkeys(zip(noted["task"], noted["task_deviation"]))]
     if "data_deviation" in frame.columns:  # named by the records (e.g. a rebuilt raw file), beside the numbers
         noted = frame.dropna(subset=["data_deviation"])
         lines += ["", "Data deviations (from the records):", ""]

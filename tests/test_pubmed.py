@@ -4,6 +4,7 @@ every record and leaderboard made from the rebuilt file carries."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -61,8 +62,12 @@ def test_pubmed_record_and_leaderboard_name_the_rebuilt_features(cli, pubmed_roo
     assert "rebuilt" in record["extra"]["data_deviation"]
     assert record["extra"]["data_deviation"] in (out / "leaderboard.md").read_text()
     assert "rebuilt" in (out / "leaderboard.csv").read_text()
+    written = load_task("pubmed").deviations[0]  # and the task spec's own words, under their own heading
+    assert f"- pubmed: {written}" in (out / "leaderboard.md").read_text().split("Task deviations")[1]
     assert cli("publish", out, "--name", "pubmed", "--dir", tmp_path / "pub").code == 0
-    assert "ind.pubmed.allx is the reconstructed file" in (tmp_path / "pub" / "pubmed.html").read_text()
+    page = (tmp_path / "pub" / "pubmed.html").read_text()
+    assert "ind.pubmed.allx is the reconstructed file" in page
+    assert "Task deviations" in page and html.escape(written) in page
 
 
 def test_pubmed_link_split_is_85_5_10_of_the_undirected_edges(pubmed_root, pubmed_cache):

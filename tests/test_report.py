@@ -99,3 +99,17 @@ def test_markdown_and_comparison_tables_use_one_name_per_metric():
     assert metric_label("acc") == metric_label("accuracy") == "accuracy"
     assert metric_label("rocauc") == metric_label("roc_auc") == "roc_auc"
     assert metric_label("hits@20") == "hits@20"
+
+
+def test_pages_say_how_each_metric_reads_and_print_the_task_specs_own_deviations():
+    from gbench.results.aggregate import task_deviations
+    from gbench.specs import load_task
+
+    md = to_markdown(_frame([{"metric": "acc"}, {"task": "u", "metric": "mae"}, {"task": "v", "metric": "hits@100"}]))
+    assert "(accuracy, hits@100 as a fraction; mae in the target's units)" in md
+    written = load_task("citeseer-link-70-10-20").deviations
+    assert written and task_deviations("citeseer-link-70-10-20", 1) == tuple(written)
+    assert task_deviations("citeseer-link-70-10-20", 99) == ()  # records of another version: not these words
+    assert task_deviations("a-users-own-task", 1) == ()
+    md = to_markdown(_frame([{"task": "citeseer-link-70-10-20", "task_deviation": "; ".join(written)}]))
+    assert f"- citeseer-link-70-10-20: {'; '.join(written)}" in md.split("Task deviations")[1]

@@ -22,6 +22,22 @@ from gbench.results.records import RunRecord
 LEADERBOARD_COLUMNS = ["task", "model", "metric", "mean", "std", "n_seeds"]
 
 
+
+@lru_cache(maxsize=None)
+def task_deviations(task_id: str, version: int | None) -> tuple[str, ...]:
+    """The `deviations:` a catalog task spec writes (where it differs from its source: a split drawn otherwise, a
+    schedule gbench lacks), for records of that task at that version; none for a task the catalog lacks (a user's
+    own YAML) or whose catalog version differs from the records'."""
+    from gbench.errors import SpecError
+    from gbench.specs.catalog import load_task_file, task_path
+
+    path = task_path(task_id)
+    try:
+        spec = load_task_file(path, catalog=True) if path else None
+    except SpecError:
+        return ()
+    return tuple(spec.deviations) if spec is not None and spec.version == version else ()
+
 def _std(values: list[float], ddof: int) -> float:
     n = len(values)
     if n - ddof <= 0:
@@ -219,6 +235,9 @@ def aggregate(records: list[RunRecord]):
         deviations = sorted({str(r.extra["data_deviation"]) for r in recs if r.extra.get("data_deviation")})
         if deviations:
             row["data_deviation"] = "; ".join(deviations)
+        written = task_deviations(first.task, first.task_version)  # the task spec's own `deviations:`
+        if written:
+            row["task_deviation"] = "; ".join(written)
         # Likewise only rows trained otherwise than their task's protocol get `protocol_deviation`.
         differs = protocol_deviation(first, row["n_seeds"])
         if differs:
