@@ -304,3 +304,73 @@ def test_the_70_10_20_tasks_have_the_split_sizes_of_ncns_code(shared_data, tmp_p
     bad.write_text(text.replace("val_neg_ratio: 2.0", "val_neg_ratio: -2"))
     with pytest.raises(SpecError, match="val_neg_ratio"):
         load_task_file(bad)
+
+
+def test_ncn_in_the_authors_code_form_wires_the_codes_network_and_gives_its_predictor_its_own_rate():
+    """architecture: authors-code (gbench.models.ncn_code): z = w * Â (W x + b) with no weights in the propagation;
+    the common-neighbour sum runs over x = z + MLP_x(z) while the pair branch takes z_i * z_j itself; the two
+    branches are summed (beta * cn + ij) before the head; the predictor trains at predictor_lr."""
+    from gbench.data.inputs import ModelInputs
+    from gbench.models.contract import TaskInfo
+    from gbench.models.link import ncn
+    from gbench.specs.schema import OptimSpec
+    from gbench.train.base import make_optimizer
+
+    # 0-1, 0-2, 1-2, 1-3, 2-3, 3-4: the pair (0, 3) has the common neighbours 1 and 2; (0, 4) has none.
+    edges = torch.tensor([[0, 0, 1, 1, 2, 3], [1, 2, 2, 3, 3, 4]])
+    edge_index = torch.cat([edges, edges.flip(0)], dim=1)
+    info = TaskInfo(level="link", target="binary", num_features=6, out_dim=1, num_nodes=5)
+    torch.manual_seed(0)
+    model = ncn(info, hidden=8, architecture="authors-code", head_layers=2, predictor_lr=0.5).eval()
+    x = torch.randn(5, 6)
+    data = ModelInputs(x=x, edge_index=edge_index, num_nodes=5)
+    with torch.no_grad():
+        z = model.encode(data)
+        a = torch.eye(5)
+        a[edge_index[0], edge_index[1]] = 1
+        norm = a.sum(1).rsqrt()
+        want = model.encoder.jk[0] * (norm[:, None] * a * norm[None, :]) @ model.xlin(x)
+        assert torch.allclose(z, want, atol=1e-5)
+        p = model.predictor
+        node = z + p.node_mlp(z)
+        for (i, j), common in (((0, 3), [1, 2]), ((0, 4), [])):
+            cn = node[common].sum(0) if common else torch.zeros(8)
+            logit = p.head(p.beta * p.cn_mlp(cn[None]) + p.ij_mlp((z[i] * z[j])[None])).view(-1)
+            assert torch.allclose(model.score(z, torch.tensor([[i], [j]]), data), logit, atol=1e-5), (i, j)
+    groups = make_optimizer(OptimSpec(lr=0.01), model.param_groups()).param_groups
+    assert [g["lr"] for g in groups] == [0.01, 0.5]
+    assert {id(t) for t in groups[1]["params"]} == {id(t) for t in model.predictor.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    # the gbench form keeps one rate unless asked, and refuses the code form's own settings; a typo is named
+    assert not isinstance(ncn(info, hidden=8).param_groups(), list)
+    with pytest.raises(ValueError, match="head_layers and tail_dropout belong to architecture 'authors-code'"):
+        ncn(info, hidden=8, head_layers=2)
+    with pytest.raises(ValueError, match="hparams.architecture must be one of gbench, authors-code"):
+        ncn(info, hidden=8, architecture="author-code")
+
+
+def test_ncn_code_form_keeps_a_common_neighbour_when_both_its_edges_survive():
+    """The code drops adjacency entries before intersecting rows (--preedp p): a common neighbour survives with
+    probability (1 - p)^2 and still counts 1."""
+    from scipy.stats import binomtest
+
+    from gbench.models.contract import TaskInfo
+    from gbench.models.link import _quiet_sparse, ncn
+
+    info = TaskInfo(level="link", target="binary", num_features=4, out_dim=1, num_nodes=400)
+    model = ncn(info, hidden=4, architecture="authors-code", cn_edge_dropout=0.4).train()
+    seen = {}
+
+    def predictor(s, z, pairs):
+        seen["s"] = s
+        return torch.zeros(pairs.size(1))
+
+    model.predictor.forward = predictor
+    idx = torch.stack([torch.arange(4000) // 10, torch.arange(4000) % 400])
+    with _quiet_sparse():
+        s = torch.sparse_coo_tensor(idx, torch.ones(4000), (400, 400)).coalesce()
+    torch.manual_seed(0)
+    model.score_neighbours(s, torch.zeros(400, 4), torch.zeros(2, 400, dtype=torch.long))
+    kept = seen["s"].values()
+    assert (kept == 1).all()
+    assert binomtest(kept.numel(), 4000, 0.36).pvalue > 1e-3

@@ -115,7 +115,8 @@ def build_model(implementation: str, info: TaskInfo, hparams: dict[str, Any]):
     except ModelContractError:
         raise
     except Exception as e:
-        raise ModelContractError(f"factory '{implementation}' raised {type(e).__name__}: {e}.") from e
+        raise ModelContractError(f"factory '{implementation}' raised {type(e).__name__}: "
+                                 f"{str(e).rstrip('.')}.") from e
     if not isinstance(model, torch.nn.Module) and not is_fit_predict(model):
         raise ModelContractError(f"factory '{implementation}' returned {type(model).__name__}; it must return a "
                                  "torch.nn.Module or an object with fit() and predict().")

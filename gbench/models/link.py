@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbench.models.contract import TaskInfo
+from gbench.models.ncn_code import CodePredictor, PureGCNEncoder
 from gbench.models.node import InputDropout
 
 
@@ -235,18 +236,36 @@ def common_neighbour_matrix(adjacency, num_nodes: int, pairs: torch.Tensor) -> t
         pairs.device)
 
 
+ARCHITECTURES = ("gbench", "authors-code")
+
+
 class NCNModel(nn.Module):
     mask_target_edges = True
 
     def __init__(self, info: TaskInfo, hidden: int, layers: int, input_dropout: float, dropout: float,
-                 predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None) -> None:
+                 predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None,
+                 architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+                 predictor_lr: float | None = None) -> None:
         super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"ncn: hparams.architecture must be one of {', '.join(ARCHITECTURES)}, got "
+                             f"'{architecture}'; set it so in the model spec.")
+        if architecture == "gbench" and (head_layers != 1 or tail_dropout):
+            raise ValueError("ncn: hparams.head_layers and tail_dropout belong to architecture 'authors-code'; "
+                             "remove them or set architecture: authors-code in the model spec.")
+        self.architecture, self.predictor_lr = architecture, predictor_lr
         self.input = NodeInput(info, hidden, embedding)
         self.xlin = nn.Linear(self.input.dim, hidden)
-        self.convs = nn.ModuleList(GCNLayer(hidden, hidden) for _ in range(layers))
-        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.input_dropout, self.dropout = input_dropout, dropout
         self.cn_edge_dropout = cn_edge_dropout
+        self._graphs = _GraphCache()
+        self.drop_input = InputDropout(input_dropout)
+        if architecture == "authors-code":
+            self.encoder = PureGCNEncoder(layers, dropout, tail_dropout)
+            self.predictor = CodePredictor(hidden, predictor_dropout, head_layers)
+            return
+        self.convs = nn.ModuleList(GCNLayer(hidden, hidden) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
 
         def branch() -> nn.Sequential:
             return nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Linear(hidden, hidden))
@@ -254,8 +273,17 @@ class NCNModel(nn.Module):
         self.cn_branch, self.ij_branch = branch(), branch()
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(),
                                   nn.Dropout(predictor_dropout), nn.Linear(hidden, 1))
-        self._graphs = _GraphCache()
-        self.drop_input = InputDropout(input_dropout)
+
+    def param_groups(self) -> list[dict[str, Any]] | Any:
+        """For the optimizer: the predictor's parameters at `predictor_lr` (the authors' --prelr) where one is set,
+        the encoder's at the optimizer's own rate; all parameters at that rate otherwise."""
+        if self.predictor_lr is None:
+            return self.parameters()
+        heads = ([self.predictor] if self.architecture == "authors-code"
+                 else [self.cn_branch, self.ij_branch, self.head])
+        ids = {id(p) for m in heads for p in m.parameters()}
+        return [{"params": [p for p in self.parameters() if id(p) not in ids]},
+                {"params": [p for m in heads for p in m.parameters()], "lr": self.predictor_lr}]
 
     def input_layer(self, x: torch.Tensor) -> torch.Tensor:
         """xlin(dropout(x)), dropout by the node models' `InputDropout`. Sparse features (bag-of-words: about 1 %
@@ -271,6 +299,8 @@ class NCNModel(nn.Module):
     def encode(self, data) -> torch.Tensor:
         adj = {"gcn": self._graphs.get(data.edge_index, "gcn", lambda: gcn_adjacency(data.edge_index, data.num_nodes))}
         h = self.input_layer(self.input(data))
+        if self.architecture == "authors-code":
+            return self.encoder(h, adj["gcn"])
         out = h
         for conv, norm in zip(self.convs, self.norms):
             h = F.dropout(F.relu(norm(conv(h, adj))), self.dropout, self.training)
@@ -285,18 +315,28 @@ class NCNModel(nn.Module):
         """Logits [P] from a pair-by-node neighbour matrix s [P, N] (sparse; NCN's observed common neighbours, or
         NCNC's completed ones): aggregation dropout in training, s @ z, the two branches and the head."""
         if self.training and self.cn_edge_dropout > 0:
-            keep = torch.rand(s.values().numel(), device=z.device) >= self.cn_edge_dropout
+            code = self.architecture == "authors-code"  # both edges kept, no rescaling (`gbench.models.ncn_code`)
+            drop = 1 - (1 - self.cn_edge_dropout) ** 2 if code else self.cn_edge_dropout
+            keep = torch.rand(s.values().numel(), device=z.device) >= drop
             with _quiet_sparse():
-                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 - self.cn_edge_dropout),
+                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 if code else 1 - drop),
                                             s.shape).coalesce()
+        if self.architecture == "authors-code":
+            return self.predictor(s, z, pairs)
         cn = torch.sparse.mm(s, z)
         h = torch.cat([self.cn_branch(cn), self.ij_branch(z[pairs[0]] * z[pairs[1]])], dim=-1)
         return self.head(h).view(-1)
 
 
 def ncn(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
-        predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None) -> NCNModel:
-    return NCNModel(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding)
+        predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
+        architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+        predictor_lr: float | None = None) -> NCNModel:
+    """`architecture`: 'gbench' (the paper's equation: GCN layer, concatenated branches) or 'authors-code' (the
+    released code's citation-graph form, `gbench.models.ncn_code`, with `head_layers` = 2 for its --twolayerlin and
+    `tail_dropout` its --tdp). `predictor_lr`: the predictor's own learning rate (the code's --prelr)."""
+    return NCNModel(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding,
+                    architecture, head_layers, tail_dropout, predictor_lr)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ sampling (the authors' citation-graph commands sample none).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,8 +41,9 @@ class NCNCModel(NCNModel):
 
     def __init__(self, info: TaskInfo, hidden: int, layers: int, input_dropout: float, dropout: float,
                  predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None, prob_scale: float,
-                 prob_offset: float, prior: float, alpha: float) -> None:
-        super().__init__(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding)
+                 prob_offset: float, prior: float, alpha: float, **form: Any) -> None:
+        super().__init__(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding,
+                         **form)
         if not 0.0 < prior <= 1.0:
             raise ValueError(f"ncnc: hparams.prior (the authors' --pt) must be in (0, 1], got {prior}; set it so in "
                              "the model spec.")
@@ -85,7 +87,11 @@ class NCNCModel(NCNModel):
 
 def ncnc(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
          predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
-         prob_scale: float = 4.3, prob_offset: float = 2.8, prior: float = 0.75, alpha: float = 1.0) -> NCNCModel:
-    """Defaults: the NCN README's Cora command (--probscale 4.3 --proboffset 2.8 --pt 0.75 --alpha 1.0)."""
+         prob_scale: float = 4.3, prob_offset: float = 2.8, prior: float = 0.75, alpha: float = 1.0,
+         architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+         predictor_lr: float | None = None) -> NCNCModel:
+    """Defaults: the NCN README's Cora command (--probscale 4.3 --proboffset 2.8 --pt 0.75 --alpha 1.0); the last
+    four as `gbench.models.link.ncn`'s."""
     return NCNCModel(info, hidden, layers, input_dropout, dropout, predictor_dropout, cn_edge_dropout, embedding,
-                     prob_scale, prob_offset, prior, alpha)
+                     prob_scale, prob_offset, prior, alpha, architecture=architecture, head_layers=head_layers,
+                     tail_dropout=tail_dropout, predictor_lr=predictor_lr)

@@ -155,7 +155,8 @@ def train(recipe: Recipe, optim: OptimSpec, settings: TrainSettings, task: TaskS
     on the task's metric (or loss, by `settings.monitor`). The epoch's reported loss is the weighted mean of its
     batch losses; a non-finite one raises `Diverged`."""
     model = recipe.model
-    optimizer = make_optimizer(optim, model.parameters())
+    # a model may give parameter groups with their own learning rates (NCN's predictor: `param_groups`)
+    optimizer = make_optimizer(optim, model.param_groups() if hasattr(model, "param_groups") else model.parameters())
     schedule = settings.lr_schedule
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule.step_size, gamma=schedule.gamma)
                  if schedule is not None else None)
