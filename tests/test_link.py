@@ -361,7 +361,7 @@ def test_ncn_code_form_keeps_a_common_neighbour_when_both_its_edges_survive():
     model = ncn(info, hidden=4, architecture="authors-code", cn_edge_dropout=0.4).train()
     seen = {}
 
-    def predictor(s, z, pairs):
+    def predictor(s, z, pairs, x=None):
         seen["s"] = s
         return torch.zeros(pairs.size(1))
 

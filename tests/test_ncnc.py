@@ -126,3 +126,25 @@ def test_spec_takes_the_authors_settings_per_task():
     citeseer = resolve_model(spec, load_task("citeseer-link"))
     assert (cora.hparams["prob_scale"], cora.hparams["prob_offset"], cora.hparams["alpha"]) == (4.3, 2.8, 1.0)
     assert (citeseer.hparams["prob_scale"], citeseer.hparams["alpha"], citeseer.optim.lr) == (6.5, 0.4, 0.0085)
+    code = resolve_model(spec, load_task("citeseer-link-70-10-20")).hparams  # the code's network on its split
+    assert (code["architecture"], code["head_layers"], code["predictor_lr"]) == ("authors-code", 2, 0.0078)
+    assert "architecture" not in citeseer.hparams  # the 85/5/10 rows keep gbench's form
+
+
+def test_in_the_authors_code_form_completion_runs_on_the_predictors_node_states():
+    """The released code completes with an NCN pass over x = z + MLP_x(z), not over z, and sums the completed
+    neighbours' x: K's weight comes from scoring (J, K) with x as the node states."""
+    torch.manual_seed(0)
+    info, data = handmade(torch.randn(NUM_NODES, 4))
+    model = ncnc(info, hidden=16, architecture="authors-code", prob_scale=4.3, prob_offset=2.8, prior=0.75,
+                 alpha=0.9).eval()
+    pair = torch.tensor([[I], [J]])
+    with torch.no_grad():
+        z = model.encode(data)
+        x = model.predictor.node_states(z)
+        logit_x, logit_z = (float(NCNModel.score(model, h, torch.tensor([[J], [K]]), data)) for h in (x, z))
+        assert abs(logit_x - logit_z) > 1e-3  # the two readings differ here, so the test can tell them apart
+        s = model.completed_neighbours(x, pair, data)
+        w = {int(u): float(v) for u, v in zip(s.indices()[1], s.values())}
+        assert w[K] == pytest.approx(float(model.completion_weight(torch.tensor(logit_x))), rel=1e-5)
+        assert torch.allclose(model.score(z, pair, data), model.predictor(s, z, pair, x), atol=1e-6)

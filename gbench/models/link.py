@@ -311,9 +311,11 @@ class NCNModel(nn.Module):
         a = self._graphs.get(data.edge_index, "scipy", lambda: _scipy_adjacency(data.edge_index, data.num_nodes))
         return self.score_neighbours(common_neighbour_matrix(a, data.num_nodes, pairs), z, pairs)
 
-    def score_neighbours(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    def score_neighbours(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor, x: torch.Tensor | None = None
+                         ) -> torch.Tensor:
         """Logits [P] from a pair-by-node neighbour matrix s [P, N] (sparse; NCN's observed common neighbours, or
-        NCNC's completed ones): aggregation dropout in training, s @ z, the two branches and the head."""
+        NCNC's completed ones): aggregation dropout in training, s @ z, the two branches and the head. `x`: the
+        authors-code predictor's node states, where the caller has computed them."""
         if self.training and self.cn_edge_dropout > 0:
             code = self.architecture == "authors-code"  # both edges kept, no rescaling (`gbench.models.ncn_code`)
             drop = 1 - (1 - self.cn_edge_dropout) ** 2 if code else self.cn_edge_dropout
@@ -322,7 +324,7 @@ class NCNModel(nn.Module):
                 s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 if code else 1 - drop),
                                             s.shape).coalesce()
         if self.architecture == "authors-code":
-            return self.predictor(s, z, pairs)
+            return self.predictor(s, z, pairs, x)
         cn = torch.sparse.mm(s, z)
         h = torch.cat([self.cn_branch(cn), self.ij_branch(z[pairs[0]] * z[pairs[1]])], dim=-1)
         return self.head(h).view(-1)

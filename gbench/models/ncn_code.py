@@ -15,6 +15,10 @@ Predictor (p = predictor dropout; MLPs are Linear, Dropout, ReLU blocks, LayerNo
                                                                    branches end in ReLU, not a linear layer)
 MLP_head has `head_layers` hidden blocks (2 = `--twolayerlin`) and a linear output.
 
+NCNC (`--predictor incn1cn1`): the code runs its completion pass, the NCN that estimates each missing edge, on x
+rather than z (so that pass adds MLP_x once more), and sums the completed neighbours' x with the observed ones';
+`gbench.models.ncnc` does the same in this form.
+
 Common-neighbour dropout (`--preedp`): the code drops entries of the adjacency matrix before intersecting the two
 endpoints' rows, so a common neighbour survives when both of its edges do (probability (1 - p)^2) and counts 1,
 without rescaling. Here each (pair, neighbour) entry is kept with that probability; the one difference is that two
@@ -64,7 +68,13 @@ class CodePredictor(nn.Module):
                                   nn.Linear(hidden, 1))
         self.beta = nn.Parameter(torch.ones(1))
 
-    def forward(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-        cn = torch.sparse.mm(s, z + self.node_mlp(z))
+    def node_states(self, z: torch.Tensor) -> torch.Tensor:
+        """x = z + MLP_x(z), what the common-neighbour sum adds up."""
+        return z + self.node_mlp(z)
+
+    def forward(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor, x: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """`x`: `node_states(z)` where the caller has them already (NCNC shares one draw of their dropout)."""
+        cn = torch.sparse.mm(s, self.node_states(z) if x is None else x)
         ij = self.ij_mlp(z[pairs[0]] * z[pairs[1]])
         return self.head(self.beta * self.cn_mlp(cn) + ij).view(-1)
