@@ -17,7 +17,7 @@ from typing import Any
 
 from gbench.errors import GbenchError
 from gbench.atomic import write_text
-from gbench.report import _extra_splits, _num, fmt, metric_label, write_leaderboard
+from gbench.report import _extra_splits, _num, fmt, metric_label, task_deviation_items, write_leaderboard
 
 ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform"]
 
@@ -156,9 +156,8 @@ def to_html(frame, info: dict[str, Any], name: str) -> str:
     when = " to ".join(html.escape(t) for t in dict.fromkeys(info.get("finished") or []) if t)
     refs = sorted({str(s) for s in frame.get("reference_source", []) if isinstance(s, str) and s})
     ref_items = "".join(f"<li>{html.escape(s)}</li>" for s in refs)
-    written = frame.dropna(subset=["task_deviation"]) if "task_deviation" in frame.columns else frame.iloc[0:0]
-    task_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
-                         for t, d in dict.fromkeys(zip(written["task"], written.get("task_deviation", []))))
+    task_items = "".join(f"<li>{html.escape(str(t))}<ul>{''.join(f'<li>{html.escape(d)}</li>' for d in items)}"
+                         "</ul></li>" for t, items in task_deviation_items(frame).items())
     noted = frame.dropna(subset=["data_deviation"]) if "data_deviation" in frame.columns else frame.iloc[0:0]
     dev_items = "".join(f"<li>{html.escape(str(t))}: {html.escape(str(d))}</li>"
                         for t, d in dict.fromkeys(zip(noted["task"], noted.get("data_deviation", []))))

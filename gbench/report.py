@@ -146,6 +146,20 @@ def units_note(frame) -> str:
     return "; ".join(parts) or "no metric"
 
 
+def task_deviation_items(frame) -> dict[str, list[str]]:
+    """Task -> the deviations its spec writes, one item each (the `task_deviation` column joins them with '; ')."""
+    from gbench.results.aggregate import task_deviations
+
+    if "task_deviation" not in frame.columns:
+        return {}
+    out: dict[str, list[str]] = {}
+    for row in frame.dropna(subset=["task_deviation"]).to_dict("records"):
+        version = row.get("task_version")
+        items = task_deviations(row["task"], int(version)) if version == version and version is not None else ()
+        out.setdefault(row["task"], list(items) or [str(row["task_deviation"])])
+    return out
+
+
 def to_markdown(frame, command: str | list[str] | None = None, command_note: str | None = None) -> str:
     """The leaderboard as a Markdown table, headed by the command (or commands) that wrote its records and an
     optional note on how they are shown."""
@@ -163,10 +177,11 @@ def to_markdown(frame, command: str | list[str] | None = None, command_note: str
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     lines += ["", f"Values are as the evaluator returns them ({units_note(frame)}); ± is the std over "
               "`std_over` (seeds unless the task says folds) with `std_ddof` as in leaderboard.csv."]
-    if "task_deviation" in frame.columns:  # what the task spec itself says it changes from its source
-        noted = frame.dropna(subset=["task_deviation"])
+    written = task_deviation_items(frame)
+    if written:  # what the task spec itself says it changes from its source
         lines += ["", "Task deviations (from the task specs: where a task differs from its source):", ""]
-        lines += [f"- {task}: {text}" for task, text in dict.fromkeys(zip(noted["task"], noted["task_deviation"]))]
+        for task, items in written.items():
+            lines += [f"- {task}:"] + [f"  - {item}" for item in items]
     if "data_deviation" in frame.columns:  # named by the records (e.g. a rebuilt raw file), beside the numbers
         noted = frame.dropna(subset=["data_deviation"])
         lines += ["", "Data deviations (from the records):", ""]

@@ -63,7 +63,7 @@ def test_pubmed_record_and_leaderboard_name_the_rebuilt_features(cli, pubmed_roo
     assert record["extra"]["data_deviation"] in (out / "leaderboard.md").read_text()
     assert "rebuilt" in (out / "leaderboard.csv").read_text()
     written = load_task("pubmed").deviations[0]  # and the task spec's own words, under their own heading
-    assert f"- pubmed: {written}" in (out / "leaderboard.md").read_text().split("Task deviations")[1]
+    assert f"- pubmed:\n  - {written}" in (out / "leaderboard.md").read_text().split("Task deviations")[1]
     assert cli("publish", out, "--name", "pubmed", "--dir", tmp_path / "pub").code == 0
     page = (tmp_path / "pub" / "pubmed.html").read_text()
     assert "ind.pubmed.allx is the reconstructed file" in page

@@ -111,5 +111,6 @@ def test_pages_say_how_each_metric_reads_and_print_the_task_specs_own_deviations
     assert written and task_deviations("citeseer-link-70-10-20", 1) == tuple(written)
     assert task_deviations("citeseer-link-70-10-20", 99) == ()  # records of another version: not these words
     assert task_deviations("a-users-own-task", 1) == ()
-    md = to_markdown(_frame([{"task": "citeseer-link-70-10-20", "task_deviation": "; ".join(written)}]))
-    assert f"- citeseer-link-70-10-20: {'; '.join(written)}" in md.split("Task deviations")[1]
+    md = to_markdown(_frame([{"task": "citeseer-link-70-10-20", "task_deviation": "; ".join(written),
+                              "task_version": 1}]))
+    assert "- citeseer-link-70-10-20:\n" + "".join(f"  - {d}\n" for d in written) in md.split("Task deviations")[1]
