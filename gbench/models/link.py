@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -274,7 +275,7 @@ class NCNModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(),
                                   nn.Dropout(predictor_dropout), nn.Linear(hidden, 1))
 
-    def param_groups(self) -> list[dict[str, Any]] | Any:
+    def param_groups(self) -> list[dict[str, Any]] | Iterator[nn.Parameter]:
         """For the optimizer: the predictor's parameters at `predictor_lr` (the authors' --prelr) where one is set,
         the encoder's at the optimizer's own rate; all parameters at that rate otherwise."""
         if self.predictor_lr is None:

@@ -56,8 +56,8 @@ class NCNCModel(NCNModel):
     def completed_neighbours(self, z: torch.Tensor, pairs: torch.Tensor, data) -> torch.Tensor:
         """C [P, N] (sparse COO, float): C[p, u] = 1 for a common neighbour u of pairs[:, p] = (i, j); the
         completion weight of the edge (j, u) for u adjacent to i only and of (i, u) for u adjacent to j only; no
-        entry for any other node (nor for i and j themselves). z [N, H] are the node representations the completion pass scores with: `encode`'s (in the authors-code
-        form, its predictor's node states)."""
+        entry for any other node (nor for i and j themselves). z [N, H] are the node representations the completion
+        pass scores with: `encode`'s (in the authors-code form, its predictor's node states)."""
         a = self._graphs.get(data.edge_index, "scipy", lambda: _scipy_adjacency(data.edge_index, data.num_nodes))
         i, j = pairs[0].cpu().numpy(), pairs[1].cpu().numpy()
         ai, aj = a[i], a[j]
