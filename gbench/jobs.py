@@ -152,7 +152,9 @@ def _record(job: Job, opts: RunOptions, *, status: str, error: str | None, start
     ref: ReferenceSpec | None = task.reference.get(model.name)
     # The task's protocol as the job saw it, so a leaderboard can say where a row's training differs from it.
     protocol = {k: getattr(task.protocol, k) for k in ("seeds", "epochs", "patience", "batch_size")}
-    fields = {**fields, "extra": {**(fields.get("extra") or {}), "task_protocol": protocol}}
+    # and the deviations its spec writes (a user's copied task names its own), which the leaderboard prints
+    fields = {**fields, "extra": {**(fields.get("extra") or {}), "task_protocol": protocol,
+                                  "task_deviations": list(task.deviations)}}
     return RunRecord(
         job_id=job.job_id, task=task.id, task_version=task.version, level=task.level, family=task.family,
         model=model.name, model_spec=model.model_dump(mode="json"), model_hash=stable_hash(model.identity())[:16],

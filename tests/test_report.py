@@ -111,6 +111,21 @@ def test_pages_say_how_each_metric_reads_and_print_the_task_specs_own_deviations
     assert written and task_deviations("citeseer-link-70-10-20", 1) == tuple(written)
     assert task_deviations("citeseer-link-70-10-20", 99) == ()  # records of another version: not these words
     assert task_deviations("a-users-own-task", 1) == ()
-    md = to_markdown(_frame([{"task": "citeseer-link-70-10-20", "task_deviation": "; ".join(written),
-                              "task_version": 1}]))
+    md = to_markdown(_frame([{"task": "citeseer-link-70-10-20", "task_deviation": "\n".join(written)}]))
     assert "- citeseer-link-70-10-20:\n" + "".join(f"  - {d}\n" for d in written) in md.split("Task deviations")[1]
+
+
+def test_a_copied_task_prints_its_own_deviations_not_the_catalogs(cli, shared_data, tmp_path):
+    """The records carry the deviations of the spec the job ran (a user's copy keeps the catalog id and version);
+    only records made before they did fall back to the catalog spec of their version."""
+    spec = yaml.safe_load((REPO / "tasks" / "link" / "citeseer-link-70-10-20.yaml").read_text())
+    spec["deviations"] = ["my copy draws its split otherwise"]
+    task = tmp_path / "copy.yaml"
+    task.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    result = cli("run", "--tasks", task, "--models", "common-neighbours", "--seeds", "1", "--data-root", shared_data,
+                 "--out", out)
+    assert result.code == 0, result.err
+    written = (out / "leaderboard.md").read_text().split("Task deviations")[1]
+    assert "- citeseer-link-70-10-20:\n  - my copy draws its split otherwise\n" in written
+    assert "unseeded generator" not in written  # the catalog spec's words are not this task's

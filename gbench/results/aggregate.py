@@ -22,7 +22,6 @@ from gbench.results.records import RunRecord
 LEADERBOARD_COLUMNS = ["task", "model", "metric", "mean", "std", "n_seeds"]
 
 
-
 @lru_cache(maxsize=None)
 def task_deviations(task_id: str, version: int | None) -> tuple[str, ...]:
     """The `deviations:` a catalog task spec writes (where it differs from its source: a split drawn otherwise, a
@@ -37,6 +36,7 @@ def task_deviations(task_id: str, version: int | None) -> tuple[str, ...]:
     except SpecError:
         return ()
     return tuple(spec.deviations) if spec is not None and spec.version == version else ()
+
 
 def _std(values: list[float], ddof: int) -> float:
     n = len(values)
@@ -235,9 +235,13 @@ def aggregate(records: list[RunRecord]):
         deviations = sorted({str(r.extra["data_deviation"]) for r in recs if r.extra.get("data_deviation")})
         if deviations:
             row["data_deviation"] = "; ".join(deviations)
-        written = task_deviations(first.task, first.task_version)  # the task spec's own `deviations:`
+        # the task spec's own `deviations:`, as the records name them (records before 2026-12-03 name none: the
+        # catalog spec of their version stands in), one per line
+        written = first.extra.get("task_deviations")
+        if written is None:
+            written = task_deviations(first.task, first.task_version)
         if written:
-            row["task_deviation"] = "; ".join(written)
+            row["task_deviation"] = "\n".join(written)
         # Likewise only rows trained otherwise than their task's protocol get `protocol_deviation`.
         differs = protocol_deviation(first, row["n_seeds"])
         if differs:
