@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, interleaved, write_json  # noqa: E402
 
 
-def step_fns(task_id: str, data_root: str | None) -> tuple[dict, dict]:
+def ncn_training_step(task_id: str, data_root: str | None):
+    """The task's NCN (its spec's settings, seeded), and `step(prepare)`: a function that calls `prepare()` then runs
+    one training step (encode the whole graph, score a batch of training positives and as many random pairs,
+    binary cross-entropy, backward), for benchmarks that time one step two ways. Also the task, its data and batch."""
     from gbench.data import load_task_data
     from gbench.data.staging import DataContext
     from gbench.models.contract import TaskInfo
@@ -44,14 +47,10 @@ def step_fns(task_id: str, data_root: str | None) -> tuple[dict, dict]:
     batch = int(task.protocol.batch_size or 384)
     pos = td.train_pos[:, torch.randperm(td.train_pos.size(1), generator=torch.Generator().manual_seed(0))[:batch]]
     neg = torch.randint(0, td.num_nodes, pos.shape, generator=torch.Generator().manual_seed(1))
-    sparse_layer = model.input_layer
 
-    def dense_layer(x):
-        return model.xlin(F.dropout(x, model.input_dropout, model.training))
-
-    def step(layer):
+    def step(prepare):
         def run():
-            model.input_layer = layer
+            prepare()
             model.zero_grad()
             z = model.encode(data)
             out = torch.cat([model.score(z, pos, data), model.score(z, neg, data)])
@@ -59,10 +58,23 @@ def step_fns(task_id: str, data_root: str | None) -> tuple[dict, dict]:
             F.binary_cross_entropy_with_logits(out, target).backward()
         return run
 
+    return model, step, spec, td, batch
+
+
+def step_fns(task_id: str, data_root: str | None) -> tuple[dict, dict]:
+    model, step, _, td, batch = ncn_training_step(task_id, data_root)
+    sparse_layer = model.input_layer
+
+    def dense_layer(x):
+        return model.xlin(F.dropout(x, model.input_dropout, model.training))
+
+    def use(layer):
+        return lambda: setattr(model, "input_layer", layer)
+
     density = float((td.x != 0).float().mean())
     meta = {"task": task_id, "nodes": td.num_nodes, "features": td.x.size(1), "nonzero_share": round(density, 4),
             "batch": batch, "input_dropout": model.input_dropout}
-    return meta, {"dense": step(dense_layer), "sparse": step(sparse_layer)}
+    return meta, {"dense": step(use(dense_layer)), "sparse": step(use(sparse_layer))}
 
 
 def main() -> None:

@@ -21,50 +21,26 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, interleaved, write_json  # noqa: E402
+from ncn_input import ncn_training_step  # noqa: E402
 
 
 def step_fns(task_id: str, data_root: str | None) -> tuple[dict, dict]:
-    from gbench.data import load_task_data
-    from gbench.data.staging import DataContext
-    from gbench.models.contract import TaskInfo
-    from gbench.models.link import ncn
-    from gbench.specs import load_model, load_task
-    from gbench.specs.resolution import resolve_model
-    from gbench.train.link import model_inputs
-
-    task = load_task(task_id)
-    spec = resolve_model(load_model("ncn", "link"), task)
+    model, step, spec, td, batch = ncn_training_step(task_id, data_root)
     if spec.hparams.get("architecture") != "authors-code":
         raise SystemExit(f"{task_id}: ncn does not use the authors' network on this task; name a *-70-10-20 task.")
-    td = load_task_data(task, DataContext.from_env(data_root, offline=True))
-    info = TaskInfo(level="link", target="binary", num_features=td.x.size(1), out_dim=1, num_nodes=td.num_nodes)
-    torch.manual_seed(0)
-    model = ncn(info, **spec.hparams).train()
-    data = model_inputs(td, "train", torch.device("cpu"))
-    batch = int(task.protocol.batch_size or 384)
-    pos = td.train_pos[:, torch.randperm(td.train_pos.size(1), generator=torch.Generator().manual_seed(0))[:batch]]
-    neg = torch.randint(0, td.num_nodes, pos.shape, generator=torch.Generator().manual_seed(1))
     named = model.predictor.forward
 
     def every(s, z, pairs, x=None):
         return named(s, z, pairs, model.predictor.node_states(z))
 
-    def step(forward):
-        def run():
-            model.predictor.forward = forward
-            model.zero_grad()
-            z = model.encode(data)
-            out = torch.cat([model.score(z, pos, data), model.score(z, neg, data)])
-            target = torch.cat([torch.ones(batch), torch.zeros(batch)])
-            F.binary_cross_entropy_with_logits(out, target).backward()
-        return run
+    def use(forward):
+        return lambda: setattr(model.predictor, "forward", forward)
 
     meta = {"task": task_id, "nodes": td.num_nodes, "batch": batch}
-    return meta, {"every": step(every), "named": step(named)}
+    return meta, {"every": step(use(every)), "named": step(use(named))}
 
 
 def main() -> None:
