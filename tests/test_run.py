@@ -234,7 +234,14 @@ def test_typos_and_broken_candidates_stop_the_sweep_before_any_job(cli, tmp_path
     spec.write_text(f"name: cand\nimplementation: {src}:build\nhparams: {{hidden: 8}}\n")
     unaccepted = cli("run", *FAST, "--model", spec, "--seeds", "1", "--out", out)
     assert unaccepted.code == 2 and "hyperparameter 'hidden'" in unaccepted.err and _no_records(out), unaccepted
-    assert "Traceback" not in "".join(r.err for r in (bad_file, missing, no_factory, unaccepted))
+    # A copied catalog spec with a value its factory's annotation rules out (a Literal's choice, a number for an
+    # integer): refused up front, not recorded as a failure in every job.
+    copied = tmp_path / "my-gcn.yaml"
+    copied.write_text("name: my-gcn\nimplementation: gbench.models.node:gcn\nhparams: {hidden: 16, norm: batchnorm}\n")
+    bad_value = cli("run", *FAST, "--model", copied, "--seeds", "1", "--out", out)
+    assert bad_value.code == 2 and _no_records(out), bad_value
+    assert "hyperparameter norm: 'batchnorm'" in bad_value.err and "one of 'none', 'batch', 'layer'" in bad_value.err
+    assert "Traceback" not in "".join(r.err for r in (bad_file, missing, no_factory, unaccepted, bad_value))
 
 
 def test_a_users_copy_of_a_kfold_task_is_checked_once_and_may_drop_the_pin(cli, shared_data, tmp_path):

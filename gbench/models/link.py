@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -237,7 +237,8 @@ def common_neighbour_matrix(adjacency, num_nodes: int, pairs: torch.Tensor) -> t
         pairs.device)
 
 
-ARCHITECTURES = ("gbench", "authors-code")
+Architecture = Literal["gbench", "authors-code"]  # checked up front by gbench.sweep.check_hparams
+ARCHITECTURES = get_args(Architecture)
 
 
 class NCNModel(nn.Module):
@@ -245,7 +246,7 @@ class NCNModel(nn.Module):
 
     def __init__(self, info: TaskInfo, hidden: int, layers: int, input_dropout: float, dropout: float,
                  predictor_dropout: float, cn_edge_dropout: float, embedding: bool | None,
-                 architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+                 architecture: Architecture = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
                  predictor_lr: float | None = None) -> None:
         super().__init__()
         if architecture not in ARCHITECTURES:
@@ -333,7 +334,7 @@ class NCNModel(nn.Module):
 
 def ncn(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
         predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
-        architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+        architecture: Architecture = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
         predictor_lr: float | None = None) -> NCNModel:
     """`architecture`: 'gbench' (the paper's equation: GCN layer, concatenated branches) or 'authors-code' (the
     released code's citation-graph form, `gbench.models.ncn_code`, with `head_layers` = 2 for its --twolayerlin and

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from gbench.models.contract import TaskInfo
-from gbench.models.link import NCNModel, _quiet_sparse, _scipy_adjacency
+from gbench.models.link import Architecture, NCNModel, _quiet_sparse, _scipy_adjacency
 
 _COMPLETION_CHUNK = 65536  # completion queries scored at once (bounds the [Q, hidden] activations)
 
@@ -93,7 +93,7 @@ class NCNCModel(NCNModel):
 def ncnc(info: TaskInfo, hidden: int = 256, layers: int = 1, input_dropout: float = 0.7, dropout: float = 0.05,
          predictor_dropout: float = 0.05, cn_edge_dropout: float = 0.4, embedding: bool | None = None,
          prob_scale: float = 4.3, prob_offset: float = 2.8, prior: float = 0.75, alpha: float = 1.0,
-         architecture: str = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
+         architecture: Architecture = "gbench", head_layers: int = 1, tail_dropout: float = 0.0,
          predictor_lr: float | None = None) -> NCNCModel:
     """Defaults: the NCN README's Cora command (--probscale 4.3 --proboffset 2.8 --pt 0.75 --alpha 1.0); the last
     four as `gbench.models.link.ncn`'s."""
