@@ -272,6 +272,10 @@ def publish(
 
     done = run_publish(results, name, dir_, force=force)
     console.print(f"published {done.rows} rows: " + ", ".join(str(p) for p in done.paths), highlight=False)
+    if done.absolute_out:
+        err_console.print(f"note: {done.absolute_out} of the copied records name an absolute --out in their command "
+                          "(kept as it ran; the pages show results/NAME); run with a relative --out to keep machine "
+                          "paths out of a repository.", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -1,4 +1,9 @@
-"""Publish a leaderboard: `<dir>/<name>.csv`, `<name>.md` and a self-contained static `<name>.html`.
+"""Publish a leaderboard: `<dir>/<name>.csv`, `<name>.md`, a self-contained static `<name>.html`, and the records
+behind it, copied byte for byte (checksums intact) to `<dir>/runs/<name>/records/`.
+
+`<dir>/runs/<name>` is itself a results directory, so what a clone holds is enough for the per-seed values
+(`gbench results seeds`), for `gbench compare` against the page, for republishing it, and for resuming its sweep
+(copy it to the run's `--out`): a results folder left on one machine is not the only copy of what was computed.
 
 The page needs nothing but a browser: inline CSS and JS, no network. Its table sorts on a click on a header (again
 for the other direction), and `#sort=<column>` or `#sort=-<column>` in the URL sorts it on load through the same
@@ -11,6 +16,8 @@ from __future__ import annotations
 import html
 import json
 import shlex
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +33,7 @@ ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit",
 class Published:
     paths: list[Path]
     rows: int
+    absolute_out: int = 0  # copied records whose command names an absolute --out
 
 
 RELATIVE_OUT_NOTE = ("A run's absolute `--out` is shown as `results/<name>`: the folder a run writes to changes "
@@ -185,6 +193,7 @@ Click a column header to sort.</p>
 <h2>Environment</h2><dl>{env_rows}</dl>
 <h2>Produced by</h2><ul>{commands}</ul>
 {f'<p class="note">{html.escape(RELATIVE_OUT_NOTE)}</p>' if info.get("out_made_relative") else ""}
+<p class="note">{html.escape(records_note(name))}</p>
 {f'<p class="note">Runs finished {when}.</p>' if when else ""}
 <script type="application/json" id="leaderboard-data">{html.escape(json.dumps(info), quote=False)}</script>
 <script>{_JS}</script>
@@ -192,8 +201,48 @@ Click a column header to sort.</p>
 """
 
 
+def records_note(name: str) -> str:
+    return (f"The records behind this page are in `runs/{name}/` beside it, a results directory: `gbench results "
+            f"seeds` on it lists the per-seed values, `gbench compare` takes it as either side.")
+
+
+def runs_dir(out_dir: Path, name: str) -> Path:
+    """Where a published leaderboard's records live: a results directory of their own."""
+    return out_dir / "runs" / name
+
+
+def _copy_records(results: Path, records, target: Path) -> Path:
+    """Copy the intact RECORDS of the results directory RESULTS, byte for byte, into the results directory TARGET,
+    replacing what was there only once the copy is complete. Nothing to do when RESULTS is TARGET itself."""
+    from gbench.results import ResultStore
+
+    if target.exists() and results.resolve() == target.resolve():
+        return target
+    source = ResultStore(results)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        copy = ResultStore(staging)
+        for r in records:
+            place = copy.path_for(r.task, r.model, r.seed, r.job_id)
+            place.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source.path_for(r.task, r.model, r.seed, r.job_id), place)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{staging.name[-8:]}")
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old)
+        else:
+            staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
 def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), force: bool = False) -> Published:
-    """Aggregate RESULTS' records and write `<out_dir>/<name>.{csv,md,html}`; never replaces one without force."""
+    """Aggregate RESULTS' records and write `<out_dir>/<name>.{csv,md,html}`, with the records copied to
+    `<out_dir>/runs/<name>`; never replaces a published leaderboard without force."""
     from gbench.results import read_results
 
     if not name or any(c in name for c in "/\\") or name.startswith("."):
@@ -202,14 +251,17 @@ def publish(results: Path, name: str, out_dir: Path = Path("leaderboards"), forc
     records = results_.records
     if not records:
         raise GbenchError(f"'{results}' has no intact records to publish.")
-    targets = [out_dir / f"{name}.{ext}" for ext in ("csv", "md", "html")]
+    targets = [out_dir / f"{name}.{ext}" for ext in ("csv", "md", "html")] + [runs_dir(out_dir, name)]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
         raise GbenchError(f"{existing[0]} exists already: a published leaderboard is not replaced silently; pass "
                           "--force to replace it, or choose another --name.")
     info = provenance(records, name)
     info["excluded_damaged_records"] = results_.damaged
+    notes = ([RELATIVE_OUT_NOTE] if info["out_made_relative"] else []) + [records_note(name)]
     paths = write_leaderboard(results_.frame, out_dir, info["commands"], stem=name, heads=results_.heads(),
-                              command_note=RELATIVE_OUT_NOTE if info["out_made_relative"] else None)
+                              command_note=" ".join(notes))
     html_path = write_text(out_dir / f"{name}.html", to_html(results_.frame, info, name))
-    return Published(paths + [html_path], len(results_.frame))
+    copied = _copy_records(Path(results), records, runs_dir(out_dir, name))
+    absolute = sum(1 for r in records if r.command and portable_command(r.command, name) != r.command)
+    return Published(paths + [html_path, copied], len(results_.frame), absolute)

@@ -56,6 +56,42 @@ def test_publish_writes_csv_markdown_html_and_never_overwrites_silently(cli, res
 
 
 
+def test_publish_keeps_the_records_as_a_results_directory_that_compare_seeds_and_republish_read(cli, results,
+                                                                                                tmp_path):
+    from gbench.results import ResultStore, read_results
+
+    boards = tmp_path / "leaderboards"
+    done = cli("publish", results, "--name", "sbm-cpu", "--dir", boards)
+    assert done.code == 0, done
+    runs = boards / "runs" / "sbm-cpu"
+    source_files = {p.relative_to(results): p.read_bytes() for p in ResultStore(results).record_paths()}
+    copied = {p.relative_to(runs): p.read_bytes() for p in ResultStore(runs).record_paths()}
+    assert len(copied) == 9 and copied == source_files  # every record, byte for byte, in the same places
+    assert ResultStore(runs).verify().damaged == []
+    assert "absolute --out" in done.err  # the fixture ran with an absolute --out, kept in the copies' command
+    assert "`runs/sbm-cpu/` beside it" in (boards / "sbm-cpu.md").read_text()
+    assert read_results(runs).frame.equals(read_results(results).frame)
+    same = cli("compare", runs, results, "--fail-on-regression")
+    assert same.code == 0 and "no detectable change" in same.out, same
+    seeds = cli("results", "seeds", runs)
+    assert seeds.code == 0 and seeds.out.count("sbm-node") == 9, seeds
+    # Republished from its own copy (a fresh clone holds nothing else): the same page, the records untouched.
+    before = (boards / "sbm-cpu.csv").read_text()
+    assert cli("publish", runs, "--name", "sbm-cpu", "--dir", boards, "--force").code == 0
+    assert (boards / "sbm-cpu.csv").read_text() == before
+    assert {p.relative_to(runs): p.read_bytes() for p in ResultStore(runs).record_paths()} == copied
+    assert not [p for p in (boards / "runs").iterdir() if p.name.startswith(".")]  # no staging left behind
+    # The copy resumes the sweep it came from: every job is found done.
+    resumed = tmp_path / "resumed"
+    shutil.copytree(runs, resumed)
+    rerun = cli("run", *FAST, "--models", "gcn,mlp,label-propagation", "--seeds", "3", "--out", resumed)
+    assert rerun.code == 0 and "ran 0, already done 9" in rerun.out, rerun
+    # A record folder of that name is not replaced silently either.
+    (boards / "sbm-cpu.csv").unlink(), (boards / "sbm-cpu.md").unlink(), (boards / "sbm-cpu.html").unlink()
+    again = cli("publish", results, "--name", "sbm-cpu", "--dir", boards)
+    assert again.code == 2 and "runs/sbm-cpu exists already" in again.err, again
+
+
 def test_a_leaderboard_names_every_command_that_wrote_its_records(cli, results, tmp_path, session_cache,
                                                                      monkeypatch):
     extended = tmp_path / "extended"
