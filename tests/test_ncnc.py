@@ -148,3 +148,49 @@ def test_in_the_authors_code_form_completion_runs_on_the_predictors_node_states(
         w = {int(u): float(v) for u, v in zip(s.indices()[1], s.values())}
         assert w[K] == pytest.approx(float(model.completion_weight(torch.tensor(logit_x))), rel=1e-5)
         assert torch.allclose(model.score(z, pair, data), model.predictor(s, z, pair, x), atol=1e-6)
+
+
+def test_edge_dropout_on_the_adjacency_keeps_directed_entries_independently_and_turns_common_into_one_sided():
+    """`cn_edge_dropout_on: adjacency` (the code's DropAdj before the split): each directed entry is kept with
+    1 - p on its own, so an undirected edge keeps both with (1 - p)^2; and a common neighbour that lost its edge to
+    J is a completion candidate of (I, J), weighted by the completion pass on the inner adjacency, undropped."""
+    from scipy.stats import binomtest
+
+    from gbench.models.link import _scipy_adjacency, common_neighbour_matrix
+
+    torch.manual_seed(0)
+    info, data = handmade(torch.randn(NUM_NODES, 4))
+    model = ncnc(info, hidden=16, architecture="authors-code", cn_edge_dropout=0.4,
+                 cn_edge_dropout_on="adjacency").train()
+    a = _scipy_adjacency(data.edge_index, NUM_NODES)
+    kept = both = 0
+    for _ in range(200):
+        d = model.drop_adjacency(a)
+        assert d.data.min() == 1.0 and (d - d.multiply(a)).nnz == 0  # kept entries stay 1, nothing new
+        kept += d.nnz
+        both += d.multiply(d.T).nnz // 2
+    assert binomtest(kept, 200 * a.nnz, 0.6).pvalue > 1e-3
+    assert binomtest(both, 200 * a.nnz // 2, 0.36).pvalue > 1e-3
+
+    model.eval()  # the explicit adjacencies below are the only randomness
+    outer = a.tolil()
+    outer[J, C] = 0  # C, common to I and J, loses its edge to J (the reverse entry C-J stays)
+    outer = outer.tocsr()
+    outer.eliminate_zeros()
+    inner = a.tolil()
+    inner[I, 3] = inner[3, I] = 1  # an inner graph that differs from the outer one
+    inner = inner.tocsr()
+    pair = torch.tensor([[I], [J]])
+    with torch.no_grad():
+        x = model.predictor.node_states(model.encode(data))
+        s = model.completed_neighbours(x, pair, data, adjacency=outer, inner=inner)
+        w = {int(u): float(v) for u, v in zip(s.indices()[1], s.values())}
+        q = torch.tensor([[J], [C]])
+        expected = model.completion_weight(model.score_neighbours(common_neighbour_matrix(inner, NUM_NODES, q), x, q))
+    assert C in w and w[C] < 1.0 and w[C] == pytest.approx(float(expected), rel=1e-5)
+    assert w[C] != pytest.approx(float(weights_of(model, data, (I, J))[C]))  # 1.0 on the undropped graph
+    with pytest.raises(ValueError, match="authors-code"):
+        ncnc(info, hidden=16, cn_edge_dropout_on="adjacency")
+    model.train()  # the training path runs on the twice-dropped adjacency and gives finite logits with gradients
+    logits = model.score(model.encode(data), torch.tensor([[I, 12], [J, 13]]), data)
+    assert torch.isfinite(logits).all() and logits.requires_grad

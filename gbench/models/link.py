@@ -313,12 +313,13 @@ class NCNModel(nn.Module):
         a = self._graphs.get(data.edge_index, "scipy", lambda: _scipy_adjacency(data.edge_index, data.num_nodes))
         return self.score_neighbours(common_neighbour_matrix(a, data.num_nodes, pairs), z, pairs)
 
-    def score_neighbours(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor, x: torch.Tensor | None = None
-                         ) -> torch.Tensor:
+    def score_neighbours(self, s: torch.Tensor, z: torch.Tensor, pairs: torch.Tensor, x: torch.Tensor | None = None,
+                         drop: bool = True) -> torch.Tensor:
         """Logits [P] from a pair-by-node neighbour matrix s [P, N] (sparse; NCN's observed common neighbours, or
-        NCNC's completed ones): aggregation dropout in training, s @ z, the two branches and the head. `x`: the
-        authors-code predictor's node states, where the caller has computed them."""
-        if self.training and self.cn_edge_dropout > 0:
+        NCNC's completed ones): aggregation dropout in training (`drop=False`: s was built from an adjacency already
+        dropped), s @ z, the two branches and the head. `x`: the authors-code predictor's node states, where the
+        caller has computed them."""
+        if self.training and self.cn_edge_dropout > 0 and drop:
             code = self.architecture == "authors-code"  # both edges kept, no rescaling (`gbench.models.ncn_code`)
             drop = 1 - (1 - self.cn_edge_dropout) ** 2 if code else self.cn_edge_dropout
             keep = torch.rand(s.values().numel(), device=z.device) >= drop
