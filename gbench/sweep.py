@@ -223,14 +223,17 @@ def check_hparams(jobs: Iterable[Job], overrides: Overrides | None = None) -> No
     kind its annotation names (a Literal's choices, bool, int, float, str, or one of them or None); else SpecError
     naming the key, where it came from (--set or the model spec) and a did-you-mean."""
     cli = (overrides or {}).get("hparams", {})
-    seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+    factories: dict[str, tuple[set[str] | None, list[str], dict[str, Any]]] = {}  # each file imported once
     for job in jobs:
         model = job.model
-        key = (model.name, model.implementation, tuple(sorted(model.hparams)))
+        key = (model.name, model.implementation, tuple(sorted((k, repr(v)) for k, v in model.hparams.items())))
         if key in seen:
             continue
         seen.add(key)
-        accepted, named, annotations = _factory_keywords(model.implementation)
+        if model.implementation not in factories:
+            factories[model.implementation] = _factory_keywords(model.implementation)
+        accepted, named, annotations = factories[model.implementation]
         if accepted is None:
             continue
         for name, value in model.hparams.items():

@@ -241,7 +241,12 @@ def test_typos_and_broken_candidates_stop_the_sweep_before_any_job(cli, tmp_path
     bad_value = cli("run", *FAST, "--model", copied, "--seeds", "1", "--out", out)
     assert bad_value.code == 2 and _no_records(out), bad_value
     assert "hyperparameter norm: 'batchnorm'" in bad_value.err and "one of 'none', 'batch', 'layer'" in bad_value.err
-    assert "Traceback" not in "".join(r.err for r in (bad_file, missing, no_factory, unaccepted, bad_value))
+    # Each value is checked, not each set of keys: a per-task override that changes only a value is seen too.
+    copied.write_text("name: my-gcn\nimplementation: gbench.models.node:gcn\nhparams: {hidden: 16, norm: none}\n"
+                      "overrides: {cora: {hparams: {norm: batchnorm}}}\n")
+    per_task = cli("run", "--tasks", "sbm-node,cora", "--model", copied, "--seeds", "1", "--out", out)
+    assert per_task.code == 2 and "on task 'cora'" in per_task.err and _no_records(out), per_task
+    assert "Traceback" not in "".join(r.err for r in (bad_file, missing, no_factory, unaccepted, bad_value, per_task))
 
 
 def test_a_users_copy_of_a_kfold_task_is_checked_once_and_may_drop_the_pin(cli, shared_data, tmp_path):
