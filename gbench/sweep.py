@@ -287,9 +287,19 @@ def check_fold_pins(tasks: Iterable[TaskSpec], opts: RunOptions) -> None:
             continue
 
 
+def check_schedules(jobs: Iterable[Job]) -> None:
+    """A plateau schedule steps on the validation loss, which the link level's runner does not report."""
+    for job in jobs:
+        schedule = job.model.train.lr_schedule
+        if schedule is not None and schedule.name == "plateau" and job.task.level == "link":
+            raise SpecError(f"model '{job.model.name}' on task '{job.task.id}': train.lr_schedule 'plateau' steps on "
+                            "the validation loss, which link tasks do not report; use a step schedule or none.")
+
+
 def check_plan(plan: SweepPlan, opts: RunOptions, overrides: Overrides | None = None) -> None:
     """Everything that would fail every job of a model or task, checked before the first one runs."""
     check_hparams(plan.jobs, overrides)
+    check_schedules(plan.jobs)
     check_fold_pins([j.task for j in plan.jobs], opts)
 
 

@@ -31,6 +31,10 @@ WRONG: list = [
     (["run", "--tasks", "sbm-node", "--models", "gcn", "--set", "residual=maybe"], 2, "true or false"),
     (["run", "--tasks", "sbm-link", "--models", "ncn", "--set", "architecture=authours-code"], 2,
      "did you mean 'authors-code'?"),
+    (["run", "--tasks", "sbm-link", "--models", "gcn", "--set", "train.lr_schedule={name: plateau, gamma: 0.5, "
+      "patience: 2}"], 2, "which link tasks do not report"),
+    (["run", "--tasks", "sbm-node", "--models", "gcn", "--set", "train.lr_schedule={name: plateau, gamma: 0.5}"], 2,
+     "'plateau' takes gamma, patience"),
     (["run", "--tasks", "sbm-node", "--model", "nocolon"], 2, "--model 'nocolon'"),
     (["run", "--tasks", "sbm-node", "--model", "/nonexistent/model.py:build"], 2, "does not exist"),
     (["run", "--tasks", "sbm-node", "--models", "mlp", "--out", "/proc/gbench-results"], 2,

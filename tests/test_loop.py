@@ -114,3 +114,33 @@ def test_step_schedule_multiplies_the_rate_after_every_step_size_epochs_and_clip
     with register_optimizer_step_pre_hook(spy):
         train(stub_recipe(model), OptimSpec(name="sgd", lr=0.01), settings(), TASK, "cpu")
     assert [lr for lr, _ in seen] == [0.01] * 10 and [g for _, g in seen] == [3.0] * 10
+
+
+def test_plateau_schedule_decays_the_rate_when_the_validation_loss_stalls_and_never_below_min_lr():
+    """LRGB's reduce_on_plateau: mode min on the validation loss, stepped after each evaluation."""
+    model = OneParameter()
+    seen = []
+    losses = iter([1.0, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8])  # improves at evaluations 1, 2 and 5
+
+    def spy(optimizer, args, kwargs):
+        seen.append(optimizer.param_groups[0]["lr"])
+
+    schedule = LRScheduleSpec(name="plateau", gamma=0.5, patience=1, min_lr=0.003)
+    evaluate = lambda: Evaluation({"val": {"acc": 0.5}}, next(losses))  # noqa: E731
+    with register_optimizer_step_pre_hook(spy):
+        train(stub_recipe(model, steps_per_epoch=1, evaluate=evaluate), OptimSpec(name="sgd", lr=0.01),
+              settings(epochs=10, lr_schedule=schedule), TASK, "cpu")
+    # Two evaluations without a lower loss (patience 1 exceeded) halve the rate for the next epoch: after
+    # evaluation 4 (0.9, 0.9 after 0.9) and after evaluation 7; then 0.0025 would be under min_lr, so it stays 0.003.
+    assert seen == pytest.approx([0.01] * 4 + [0.005] * 3 + [0.003] * 3)
+
+
+def test_schedules_take_only_their_own_fields():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'step' takes step_size"):
+        LRScheduleSpec(name="step", gamma=0.5)
+    with pytest.raises(ValidationError, match="'plateau' takes gamma, patience"):
+        LRScheduleSpec(name="plateau", gamma=0.5, step_size=3)
+    with pytest.raises(ValidationError, match="'step' takes step_size"):
+        LRScheduleSpec(name="step", step_size=2, gamma=0.5, patience=3)

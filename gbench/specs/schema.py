@@ -284,12 +284,28 @@ def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class LRScheduleSpec(_Strict):
-    """A learning-rate schedule stepped once per epoch: 'step' multiplies the rate by `gamma` every `step_size`
-    epochs (torch's StepLR; e.g. Xu et al.'s and Errica et al.'s GIN halve it every 50)."""
+    """A learning-rate schedule. 'step' multiplies the rate by `gamma` every `step_size` epochs (torch's StepLR,
+    stepped once per epoch; e.g. Xu et al.'s and Errica et al.'s GIN halve it every 50). 'plateau' multiplies it by
+    `gamma` when the validation loss has not decreased for `patience` evaluations, never below `min_lr` (torch's
+    ReduceLROnPlateau, mode min, stepped after each evaluation on the validation loss, as LRGB's and GraphGPS's
+    `reduce_on_plateau`: factor 0.5, patience 20, min 1e-5); it needs a level that reports a validation loss (node
+    and graph)."""
 
-    name: Literal["step"] = Field(description="the schedule")
-    step_size: int = Field(ge=1, description="epochs between decays")
+    name: Literal["step", "plateau"] = Field(description="the schedule")
+    step_size: int | None = Field(default=None, ge=1, description="step: epochs between decays")
     gamma: float = Field(gt=0, le=1, description="factor applied at each decay")
+    patience: int | None = Field(default=None, ge=0, description="plateau: evaluations without a lower validation "
+                                 "loss before a decay")
+    min_lr: float | None = Field(default=None, ge=0, description="plateau: the rate is not decayed below this "
+                                 "(default 0)")
+
+    @model_validator(mode="after")
+    def _fields_of_its_schedule(self) -> LRScheduleSpec:
+        if self.name == "step" and (self.step_size is None or self.patience is not None or self.min_lr is not None):
+            raise ValueError("schedule 'step' takes step_size and gamma (patience and min_lr are plateau's)")
+        if self.name == "plateau" and (self.patience is None or self.step_size is not None):
+            raise ValueError("schedule 'plateau' takes gamma, patience and optionally min_lr (not step_size)")
+        return self
 
 
 class TrainSpec(_Strict):
@@ -432,6 +448,8 @@ class ResolvedModel(_Strict):
         if self.train.lr_schedule is None:
             exclude["train"] = {"lr_schedule": True}
         ident = self.model_dump(mode="json", exclude=exclude)
+        if ident["train"].get("lr_schedule"):  # plateau's fields, unset on a step schedule: ids as before them
+            ident["train"]["lr_schedule"] = {k: v for k, v in ident["train"]["lr_schedule"].items() if v is not None}
         for key in NEUTRAL_HPARAMS:
             ident["hparams"].pop(key, None)
         return ident

@@ -3,9 +3,9 @@
 A level supplies a `Recipe`: its model, the training batches of an epoch, the loss of one batch, how it evaluates
 and what it snapshots. `train` does the rest, once for every level: the training step (train mode, zero_grad,
 backward, gradient clipping to `train.grad_clip`, the optimizer step), the learning-rate schedule
-(`train.lr_schedule`, stepped once per epoch after that epoch's optimizer steps), and, through `fit`, evaluation
-every `eval_every` epochs, the best validation epoch, and early stopping after `patience` evaluations without
-improvement.
+(`train.lr_schedule`: 'step' once per epoch after that epoch's optimizer steps, 'plateau' after each evaluation
+on the validation loss), and, through `fit`, evaluation every `eval_every` epochs, the best validation epoch, and
+early stopping after `patience` evaluations without improvement.
 
 The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger. Only the
 validation split is evaluated during training; when an epoch becomes the selected one the runner's `snapshot()` is
@@ -63,8 +63,10 @@ def synchronize(device: str) -> None:
 
 def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation], *, epochs: int,
         patience: int | None, eval_every: int, monitor: str, metric: str, higher_is_better: bool,
-        device: str, snapshot: Callable[[], Any] | None = None) -> LoopResult:
-    """Run the loop. `train_epoch(epoch) -> mean training loss`; `evaluate() -> Evaluation`.
+        device: str, snapshot: Callable[[], Any] | None = None,
+        evaluated: Callable[[Evaluation], None] | None = None) -> LoopResult:
+    """Run the loop. `train_epoch(epoch) -> mean training loss`; `evaluate() -> Evaluation`; `evaluated(ev)` is
+    called after each evaluation (a plateau schedule steps there).
 
     `monitor` is 'val_metric' (the task metric on the validation split), 'val_loss' (lower is better) or
     'val_loss_and_metric' (patience resets when either improves; an epoch is selected when both are at their best).
@@ -97,6 +99,8 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
         eval_s += time.perf_counter() - t0
         val = ev.metrics.get("val", {}).get(metric)
         history.append((epoch, val, ev.val_loss))
+        if evaluated is not None:
+            evaluated(ev)
         if monitor in ("val_loss", "val_loss_and_metric") and ev.val_loss is None:
             raise ValueError(f"monitor '{monitor}' needs the runner to report a validation loss")
         if monitor in ("val_metric", "val_loss_and_metric") and val is None:
@@ -158,9 +162,19 @@ def train(recipe: Recipe, optim: OptimSpec, settings: TrainSettings, task: TaskS
     # a model may give parameter groups with their own learning rates (NCN's predictor: `param_groups`)
     optimizer = make_optimizer(optim, model.param_groups() if hasattr(model, "param_groups") else model.parameters())
     schedule = settings.lr_schedule
-    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule.step_size, gamma=schedule.gamma)
-                 if schedule is not None else None)
+    scheduler = plateau = None
+    if schedule is not None and schedule.name == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule.step_size, gamma=schedule.gamma)
+    elif schedule is not None:
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=schedule.gamma,
+                                                             patience=schedule.patience, min_lr=schedule.min_lr or 0.0)
     clip = settings.grad_clip
+
+    def evaluated(ev: Evaluation) -> None:
+        if ev.val_loss is None:
+            raise ValueError("train.lr_schedule 'plateau' steps on the validation loss, which this level's runner "
+                             "does not report; use a step schedule or none")
+        plateau.step(ev.val_loss)
 
     def train_epoch(epoch: int) -> float:
         model.train()
@@ -180,4 +194,5 @@ def train(recipe: Recipe, optim: OptimSpec, settings: TrainSettings, task: TaskS
 
     return fit(train_epoch, recipe.evaluate, epochs=settings.epochs, patience=settings.patience,
                eval_every=settings.eval_every, monitor=settings.monitor, metric=task.metric.name,
-               higher_is_better=task.metric.higher_is_better, device=device, snapshot=recipe.snapshot)
+               higher_is_better=task.metric.higher_is_better, device=device, snapshot=recipe.snapshot,
+               evaluated=evaluated if plateau is not None else None)
