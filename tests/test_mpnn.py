@@ -161,6 +161,8 @@ def test_peptides_func_spec_is_lrgbs_500k_network(name):
 
     model = resolve_model(load_model(name, "graph"), load_task("peptides-func"))
     assert (model.optim.name, model.optim.lr, model.train.batch_size, model.train.epochs) == ("adamw", 0.001, 128, 500)
+    schedule = model.train.lr_schedule  # LRGB's reduce_on_plateau
+    assert (schedule.name, schedule.gamma, schedule.patience, schedule.min_lr) == ("plateau", 0.5, 20, 1e-5)
     assert model.hparams["layers"] == 5 and model.hparams["readout"] == "mean" and model.hparams["dropout"] == 0.0
     assert "configs/" in model.sources["overrides.peptides-func"]
     n = count_parameters(FACTORIES[name](PEPTIDES_INFO, **model.hparams))

@@ -104,14 +104,29 @@ def test_gcn_takes_lrgbs_configuration_on_peptides_func():
     from gbench.specs import load_model, load_task
     from gbench.specs.resolution import resolve_model
 
+    import torch
+    from torch_geometric.data import Batch, Data
+
     model = resolve_model(load_model("gcn", "graph"), load_task("peptides-func"))
-    assert model.hparams == {"hidden": 300, "layers": 5, "dropout": 0.0, "readout": "mean"}
+    assert model.hparams == {"hidden": 300, "layers": 5, "dropout": 0.0, "readout": "mean", "head_layers": 1,
+                             "l2norm": True, "conv_bias": False}
     assert (model.optim.name, model.optim.lr, model.train.batch_size) == ("adamw", 0.001, 128)
+    schedule = model.train.lr_schedule  # LRGB's reduce_on_plateau
+    assert (schedule.name, schedule.gamma, schedule.patience, schedule.min_lr) == ("plateau", 0.5, 20, 1e-5)
     info = TaskInfo(level="graph", target="multilabel", num_features=9, out_dim=10, edge_dim=3,
                     extras={"categorical_features": True, "categorical_edges": True})
     net = gcn(info, **model.hparams)
-    # LRGB's ~500k budget: 509,710 with LRGB's one linear head; gbench's two-layer head adds 90,300.
-    assert sum(p.numel() for p in net.parameters()) == 509710 + 90300
+    # LRGB's GCN-500k has 507,910 (aggr_results/results-peptides-func.json): the same network, with one
+    # AtomEncoder row of 300 more here (OGB's 174 atom categories), one linear head and no convolution bias.
+    assert sum(p.numel() for p in net.parameters()) == 507910 + 300
+    assert isinstance(net.head, torch.nn.Linear)
+    pooled = []
+    net.head.register_forward_pre_hook(lambda module, args: pooled.append(args[0]))
+    graph = Data(x=torch.zeros(4, 9, dtype=torch.long), edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]))
+    net.eval()(Batch.from_data_list([graph]))
+    # identical atoms on a path: the GCN gives the node states one direction; L2-normalised, their mean is a unit
+    # vector (without the normalisation its norm is whatever the layers make it)
+    assert float(pooled[0].norm()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_online_the_two_files_download_from_lrgbs_urls_and_are_checked(tmp_path, monkeypatch):

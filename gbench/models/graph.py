@@ -80,14 +80,19 @@ def _mlp(a: int, b: int, norm: bool = True) -> nn.Sequential:
 
 class GraphNet(nn.Module):
     """Encoder -> `layers` message-passing layers (each: conv, batch norm, ReLU, dropout, optional residual) ->
-    readout -> MLP head. `conv(hidden)` builds one layer; `edge` says whether it consumes edge features."""
+    optional L2 normalisation of the node states (`l2norm`, GraphGym's `gnn.l2norm`) -> readout -> head (an MLP
+    of two linear layers, or one linear layer with `head_layers=1`, GraphGym's `layers_post_mp: 1`).
+    `conv(hidden)` builds one layer; `edge` says whether it consumes edge features."""
 
     def __init__(self, info: TaskInfo, make_conv, hidden: int, layers: int, dropout: float, readout: Readout,
                  residual: bool, use_edge_attr: bool = False, gps: bool = False, layer_readout: bool = False,
-                 pe: str | None = None, pe_args: dict | None = None) -> None:
+                 pe: str | None = None, pe_args: dict | None = None, head_layers: int = 2,
+                 l2norm: bool = False) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
+        if head_layers not in (1, 2):
+            raise ValueError(f"head_layers must be 1 or 2, got {head_layers}; set it so in the model spec.")
         self.encoder = NodeEncoder(info, hidden, pe, pe_args)
         # Xu et al.'s prediction layer (Eq. 4.2, and Errica et al.'s GIN): every layer's pooled representation,
         # the encoded input included, gets its own linear prediction; they are summed, with dropout on each.
@@ -103,8 +108,10 @@ class GraphNet(nn.Module):
         self.dropout = dropout
         self.residual = residual
         self.readout = readout
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(hidden, info.out_dim))
+        self.l2norm = l2norm
+        self.head = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                   nn.Linear(hidden, info.out_dim)) if head_layers == 2
+                     else nn.Linear(hidden, info.out_dim))
 
     def forward(self, batch) -> Tensor:
         from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
@@ -127,6 +134,8 @@ class GraphNet(nn.Module):
             if not self.gps:
                 out = F.dropout(F.relu(norm(out)), self.dropout, self.training)
             h = h + out if self.residual and not self.gps else out
+        if self.l2norm:
+            h = F.normalize(h, p=2, dim=-1)
         return self.head(pool(h, batch.batch, size=batch.num_graphs))
 
     def _forward_layer_readout(self, h: Tensor, batch, edge_attr, pool) -> Tensor:
@@ -174,17 +183,23 @@ def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5,
 
 def gcn(info: TaskInfo, hidden: int = 64, layers: int = 4, dropout: float = 0.5, readout: Readout = "mean",
         residual: bool = False, ogb_conv: bool = False, virtual_node: bool = False, pe: str | None = None,
-        pe_args: dict | None = None) -> nn.Module:
+        pe_args: dict | None = None, head_layers: int = 2, l2norm: bool = False, conv_bias: bool = True
+        ) -> nn.Module:
     """Graph convolutions (Kipf & Welling, ICLR 2017) with a graph readout. `ogb_conv` / `virtual_node`: OGB's
-    molecule GCN (`OGBMolNet`, bond features in every convolution), as `gin`."""
+    molecule GCN (`OGBMolNet`, bond features in every convolution), as `gin`. `head_layers`, `l2norm`: as
+    `GraphNet`; `conv_bias=False`: no bias in the convolutions (GraphGym's, where batch norm follows, which makes
+    a bias inert: only the parameter count changes)."""
     from torch_geometric.nn import GCNConv
 
     if ogb_conv or virtual_node:
         _no_pe(pe)
+        if head_layers != 2 or l2norm or not conv_bias:
+            raise ValueError("head_layers, l2norm and conv_bias are not available with ogb_conv or virtual_node "
+                             "(OGB's molecule networks); drop one of them.")
         return OGBMolNet(info, "gcn", layers, hidden, dropout, virtual_node, readout)
 
-    return GraphNet(info, lambda h: GCNConv(h, h), hidden, layers, dropout, readout, residual, pe=pe,
-                    pe_args=pe_args)
+    return GraphNet(info, lambda h: GCNConv(h, h, bias=conv_bias), hidden, layers, dropout, readout, residual, pe=pe,
+                    pe_args=pe_args, head_layers=head_layers, l2norm=l2norm)
 
 
 def gat(info: TaskInfo, hidden: int = 64, heads: int = 4, layers: int = 4, dropout: float = 0.5,
