@@ -258,9 +258,18 @@ def _check_value(model: ModelSpec, task: str, name: str, value: Any, annotation:
         return
     choices = [a for a in typing.get_args(annotation) if isinstance(a, str)]
     hint = _hint(value, choices) if isinstance(value, str) and choices else ""
+    if isinstance(value, str) and expected[0](_number(value)):
+        hint = f" (read as text: YAML takes a number like {value} only with a decimal point, e.g. 1.0e-3)"
     where = (f"--set {name}={cli[name]!r}" if name in cli
              else f"model '{model.name}' on task '{task}': its spec's hyperparameter {name}: {value!r}")
     raise SpecError(f"{where}{hint}: {model.implementation} takes {expected[1]} for '{name}'.")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def check_fold_pins(tasks: Iterable[TaskSpec], opts: RunOptions) -> None:

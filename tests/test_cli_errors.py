@@ -29,6 +29,7 @@ WRONG: list = [
     (["run", "--tasks", "sbm-node", "--set", "optimm.lr=0.1"], 2, "group 'optimm'"),
     (["run", "--tasks", "sbm-node", "--models", "gcn", "--set", "hidden=6.4"], 2, "takes an integer for 'hidden'"),
     (["run", "--tasks", "sbm-node", "--models", "gcn", "--set", "residual=maybe"], 2, "true or false"),
+    (["run", "--tasks", "sbm-node", "--models", "gcn", "--set", "dropout=1e-3"], 2, "with a decimal point"),
     (["run", "--tasks", "sbm-link", "--models", "ncn", "--set", "architecture=authours-code"], 2,
      "did you mean 'authors-code'?"),
     (["run", "--tasks", "sbm-link", "--models", "gcn", "--set", "train.lr_schedule={name: plateau, gamma: 0.5, "
