@@ -237,7 +237,7 @@ def common_neighbour_matrix(adjacency, num_nodes: int, pairs: torch.Tensor) -> t
         pairs.device)
 
 
-Architecture = Literal["gbench", "authors-code"]  # checked up front by gbench.sweep.check_hparams
+Architecture = Literal["gbench", "authors-code"]  # checked up front by gbench.hparams.check_hparams
 ARCHITECTURES = get_args(Architecture)
 
 

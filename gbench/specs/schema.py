@@ -284,20 +284,15 @@ def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class LRScheduleSpec(_Strict):
-    """A learning-rate schedule. 'step' multiplies the rate by `gamma` every `step_size` epochs (torch's StepLR,
-    stepped once per epoch; e.g. Xu et al.'s and Errica et al.'s GIN halve it every 50). 'plateau' multiplies it by
-    `gamma` when the validation loss has not decreased for `patience` evaluations, never below `min_lr` (torch's
-    ReduceLROnPlateau, mode min, stepped after each evaluation on the validation loss, as LRGB's and GraphGPS's
-    `reduce_on_plateau`: factor 0.5, patience 20, min 1e-5); it needs a level that reports a validation loss (node
-    and graph)."""
+    """'step': the rate times `gamma` every `step_size` epochs (torch's StepLR; Xu et al.'s GIN halves it every 50).
+    'plateau': times `gamma` after `patience` evaluations without a lower validation loss, not below `min_lr`
+    (ReduceLROnPlateau, mode min, as LRGB's reduce_on_plateau; node and graph levels, which report that loss)."""
 
     name: Literal["step", "plateau"] = Field(description="the schedule")
     step_size: int | None = Field(default=None, ge=1, description="step: epochs between decays")
     gamma: float = Field(gt=0, le=1, description="factor applied at each decay")
-    patience: int | None = Field(default=None, ge=0, description="plateau: evaluations without a lower validation "
-                                 "loss before a decay")
-    min_lr: float | None = Field(default=None, ge=0, description="plateau: the rate is not decayed below this "
-                                 "(default 0)")
+    patience: int | None = Field(default=None, ge=0, description="plateau: evaluations to wait before a decay")
+    min_lr: float | None = Field(default=None, ge=0, description="plateau: no decay below this (default 0)")
 
     @model_validator(mode="after")
     def _fields_of_its_schedule(self) -> LRScheduleSpec:

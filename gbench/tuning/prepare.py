@@ -89,7 +89,8 @@ def plan_studies(task_refs: str | Sequence[str], models: str | Sequence[str] | N
 def check_studies(studies: list[Study], opts: RunOptions, fixed: dict[str, dict[str, Any]]) -> None:
     """Build one trial per (task, model) and check it as `gbench run` checks its jobs (factory keywords, fold
     pins); a parameter budget no width can meet is refused here too."""
-    from gbench.sweep import check_fold_pins, check_hparams
+    from gbench.hparams import check_hparams
+    from gbench.sweep import check_fold_pins
 
     seen: set[tuple[str, str]] = set()
     jobs: list[Job] = []
