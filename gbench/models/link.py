@@ -321,10 +321,10 @@ class NCNModel(nn.Module):
         caller has computed them."""
         if self.training and self.cn_edge_dropout > 0 and drop:
             code = self.architecture == "authors-code"  # both edges kept, no rescaling (`gbench.models.ncn_code`)
-            drop = 1 - (1 - self.cn_edge_dropout) ** 2 if code else self.cn_edge_dropout
-            keep = torch.rand(s.values().numel(), device=z.device) >= drop
+            rate = 1 - (1 - self.cn_edge_dropout) ** 2 if code else self.cn_edge_dropout
+            keep = torch.rand(s.values().numel(), device=z.device) >= rate
             with _quiet_sparse():
-                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 if code else 1 - drop),
+                s = torch.sparse_coo_tensor(s.indices()[:, keep], s.values()[keep] / (1 if code else 1 - rate),
                                             s.shape).coalesce()
         if self.architecture == "authors-code":
             return self.predictor(s, z, pairs, x)
