@@ -13,7 +13,7 @@ import copy
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from gbench.errors import GbenchError
 from gbench.metrics import is_ogb_dataset, metric_direction
@@ -284,9 +284,8 @@ def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class LRScheduleSpec(_Strict):
-    """'step': the rate times `gamma` every `step_size` epochs (torch's StepLR; Xu et al.'s GIN halves it every 50).
-    'plateau': times `gamma` after `patience` evaluations without a lower validation loss, not below `min_lr`
-    (ReduceLROnPlateau, mode min, as LRGB's reduce_on_plateau; node and graph levels, which report that loss)."""
+    """'step': the rate times `gamma` every `step_size` epochs (StepLR). 'plateau': times `gamma` after `patience`
+    evaluations without a lower validation loss, not below `min_lr` (ReduceLROnPlateau; node and graph levels)."""
 
     name: Literal["step", "plateau"] = Field(description="the schedule")
     step_size: int | None = Field(default=None, ge=1, description="step: epochs between decays")
@@ -294,12 +293,15 @@ class LRScheduleSpec(_Strict):
     patience: int | None = Field(default=None, ge=0, description="plateau: evaluations to wait before a decay")
     min_lr: float | None = Field(default=None, ge=0, description="plateau: no decay below this (default 0)")
 
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler):  # a step schedule dumps as before plateau's fields: same records, same ids
+        return {k: v for k, v in handler(self).items() if v is not None}
+
     @model_validator(mode="after")
     def _fields_of_its_schedule(self) -> LRScheduleSpec:
-        if self.name == "step" and (self.step_size is None or self.patience is not None or self.min_lr is not None):
-            raise ValueError("schedule 'step' takes step_size and gamma (patience and min_lr are plateau's)")
-        if self.name == "plateau" and (self.patience is None or self.step_size is not None):
-            raise ValueError("schedule 'plateau' takes gamma, patience and optionally min_lr (not step_size)")
+        if not ((self.step_size is not None and self.patience is None and self.min_lr is None) if self.name == "step"
+                else (self.step_size is None and self.patience is not None)):
+            raise ValueError("schedule 'step' takes step_size and gamma; 'plateau' takes gamma, patience, min_lr")
         return self
 
 
@@ -443,8 +445,6 @@ class ResolvedModel(_Strict):
         if self.train.lr_schedule is None:
             exclude["train"] = {"lr_schedule": True}
         ident = self.model_dump(mode="json", exclude=exclude)
-        if ident["train"].get("lr_schedule"):  # plateau's fields, unset on a step schedule: ids as before them
-            ident["train"]["lr_schedule"] = {k: v for k, v in ident["train"]["lr_schedule"].items() if v is not None}
         for key in NEUTRAL_HPARAMS:
             ident["hparams"].pop(key, None)
         return ident
