@@ -83,8 +83,9 @@ def overrides_from(items: Sequence[str] | dict[str, Any] | None) -> Overrides:
     for group, kind in (("optim", OptimSpec), ("train", TrainSpec)):
         for name in out[group]:
             if name not in kind.model_fields:
-                raise SpecError(f"--set {group}.{name}: {group} has no setting '{name}'{did_you_mean(name, kind.model_fields)}"
-                                f"; its settings: {', '.join(kind.model_fields)}.")
+                hint = did_you_mean(name, kind.model_fields)
+                raise SpecError(f"--set {group}.{name}: {group} has no setting '{name}'{hint}; its settings: "
+                                f"{', '.join(kind.model_fields)}.")
     return out
 
 
