@@ -121,7 +121,7 @@ def test_gcn_takes_lrgbs_configuration_on_peptides_func():
     assert sum(p.numel() for p in net.parameters()) == 507910 + 300
     assert isinstance(net.head, torch.nn.Linear)
     pooled = []
-    net.head.register_forward_pre_hook(lambda module, args: pooled.append(args[0]))
+    net.head.register_forward_pre_hook(lambda module, args: pooled.append(args[0].detach()))
     graph = Data(x=torch.zeros(4, 9, dtype=torch.long), edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]))
     net.eval()(Batch.from_data_list([graph]))
     # identical atoms on a path: the GCN gives the node states one direction; L2-normalised, their mean is a unit
