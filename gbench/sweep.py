@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from gbench.errors import FoldPinMismatch, GbenchError, SpecError
-from gbench.hparams import check_hparams, did_you_mean
+from gbench.hparams import Overrides, check_hparams, did_you_mean
 from gbench.job import Job, RunOptions
 from gbench.specs import (ModelSpec, OptimSpec, TaskSpec, TrainSpec, candidate_spec, has_model, load_model,
                           load_suite, load_task, model_names, parse_assignments, resolve_model)
-
-Overrides = dict[str, dict[str, Any]]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -306,6 +306,36 @@ def test_the_70_10_20_tasks_have_the_split_sizes_of_ncns_code(shared_data, tmp_p
         load_task_file(bad)
 
 
+def test_a_task_with_num_splits_gives_each_seed_its_own_split_and_records_which(cli, tmp_path):
+    """NCN's code draws a new split for every run; `split.params.num_splits` does so for job seed s with split seed
+    seed + (s mod num_splits). A one-split task keeps one split for every seed."""
+    from gbench.data import load_task_data
+    from gbench.data.link import split_for_seed
+    from gbench.specs import load_task
+    from gbench.specs.catalog import load_task_file
+
+    fixed = load_task("sbm-link")
+    assert split_for_seed(fixed, 3) is fixed
+    text = (Path(__file__).parents[1] / "tasks" / "link" / "sbm-link.yaml").read_text()
+    path = tmp_path / "sbm-link-splits.yaml"
+    path.write_text(text.replace("id: sbm-link", "id: sbm-link-splits").replace(
+        "params: {val: 0.05, test: 0.10, seed: 0, neg_ratio: 1.0}",
+        "params: {val: 0.05, test: 0.10, seed: 0, num_splits: 3, neg_ratio: 1.0}"))
+    task = load_task_file(path)
+    data = {s: load_task_data(split_for_seed(task, s), _ctx()) for s in (0, 1, 4)}
+    n = data[0].num_nodes
+    assert [data[s].split_seed for s in (0, 1, 4)] == [0, 1, 1]
+    assert _keys(data[1].pos["test"], n) == _keys(data[4].pos["test"], n)  # 4 mod 3 = 1
+    assert _keys(data[0].pos["test"], n) != _keys(data[1].pos["test"], n)
+    one = load_task_data(fixed, _ctx())  # split 0 of the per-seed task is the one-split task's split
+    assert all(torch.equal(one.pos[k], data[0].pos[k]) and torch.equal(one.neg[k], data[0].neg[k]) for k in one.pos)
+    result = cli("run", "--tasks", path, "--models", "common-neighbours", "--seeds", "2", "--out", tmp_path / "o")
+    assert result.code == 0, result
+    records = _records(tmp_path / "o")
+    assert [r.extra["split_seed"] for r in records] == [0, 1]
+    assert records[0].metrics["test"] != records[1].metrics["test"]  # a deterministic heuristic: only the split
+
+
 def test_ncn_in_the_authors_code_form_wires_the_codes_network_and_gives_its_predictor_its_own_rate():
     """architecture: authors-code (gbench.models.ncn_code): z = w * Â (W x + b) with no weights in the propagation;
     the common-neighbour sum runs over x = z + MLP_x(z) while the pair branch takes z_i * z_j itself; the two

@@ -134,7 +134,19 @@ def random_link_split(edge_index: torch.Tensor, num_nodes: int, val: float, test
             "test_neg": neg[:, n_val_neg:]}
 
 
-_RANDOM_KEYS = {"val", "test", "seed", "neg_ratio", "val_neg_ratio"}
+_RANDOM_KEYS = {"val", "test", "seed", "num_splits", "neg_ratio", "val_neg_ratio"}
+
+
+def split_for_seed(task: TaskSpec, seed: int) -> TaskSpec:
+    """The task whose data job seed `seed` runs on. A random edge split with `num_splits` > 1 is one split per seed,
+    as NCN's code draws a new split for each run: seed s takes the split drawn from `seed` + (s mod num_splits),
+    returned as a one-split task (its data is cached apart). Any other task is returned as it is."""
+    p = task.split.params
+    if task.split.kind != "random" or int(p.get("num_splits", 1)) <= 1:
+        return task
+    drawn = int(p.get("seed", 0)) + seed % int(p["num_splits"])
+    split = task.split.model_copy(update={"params": {**p, "seed": drawn, "num_splits": 1}})
+    return task.model_copy(update={"split": split})
 
 
 def _random_split_params(task: TaskSpec) -> dict[str, Any]:

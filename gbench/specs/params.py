@@ -214,6 +214,8 @@ class RandomEdgeSplitParams(Params):
     val: float = Field(gt=0, lt=1, description="fraction of the edges for validation")
     test: float = Field(gt=0, lt=1, description="fraction of the edges for testing")
     seed: int = Field(default=0, description="seed of the edge split and its negatives")
+    num_splits: int = Field(default=1, ge=1, description="number of splits: job seed s uses the split drawn from "
+                            "seed + (s mod num_splits) (NCN's code draws a new split per run: 10)")
     neg_ratio: float = Field(default=1.0, gt=0, description="negatives per positive for val and test")
     val_neg_ratio: float | None = Field(default=None, gt=0, description="negatives per positive for val, where it "
                                         "differs from neg_ratio (NCN's code: 2)")

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from gbench.data import load_task_data
-from gbench.data.link import LinkTaskData
+from gbench.data.link import LinkTaskData, split_for_seed
 from gbench.errors import SpecError
 from gbench.models.contract import ModelInputs, TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.train.base import Outcome, refuse_fold, reported_parts, task_metrics, train_settings
@@ -111,7 +111,7 @@ def ranking_metrics(metrics, pos: np.ndarray, neg: np.ndarray, neg_per_pos: int 
 def run_link(job: Job, opts: RunOptions) -> Outcome:
     task = job.task
     refuse_fold(job)
-    td: LinkTaskData = load_task_data(task, opts.data)
+    td: LinkTaskData = load_task_data(split_for_seed(task, job.seed), opts.data)
     info = link_task_info(td, task)
     device = torch.device(opts.device)
     metrics = task_metrics(task)
