@@ -144,6 +144,27 @@ def test_two_models_within_one_results_directory(cli, runs):
     assert alone.code == 2 and "--base-model and --candidate-model" in alone.err
 
 
+def test_a_task_against_its_variant(cli, runs, tmp_path):
+    """--base-task / --candidate-task pair a model across two tasks (a task and its variant, such as a copied YAML
+    with another split), which no plain comparison pairs (their ids differ)."""
+    variant = tmp_path / "variant"
+    _rewrite(runs / "base", variant, task="sbm-node-variant")
+    plain = _json(cli("compare", runs / "base", variant, "--format", "json"))
+    assert not plain["pairs"]  # nothing in common by (task, model)
+    body = _json(cli("compare", runs / "base", variant, "--base-task", "sbm-node", "--candidate-task",
+                     "sbm-node-variant", "--format", "json"))
+    assert {p["model"] for p in body["pairs"]} == {"gcn", "mlp"}
+    assert all(p["task"] == "sbm-node-variant vs sbm-node" and p["verdict"] == "no detectable change"
+               for p in body["pairs"])  # the same values: a deterministic rerun under another name
+    both = _json(cli("compare", runs / "base", variant, "--base-task", "sbm-node", "--candidate-task",
+                     "sbm-node-variant", "--base-model", "gcn", "--candidate-model", "mlp", "--format", "json"))
+    assert [(p["model"], p["verdict"]) for p in both["pairs"]] == [("mlp vs gcn", "worse")]
+    missing = cli("compare", runs / "base", variant, "--base-task", "sbm-node", "--candidate-task", "sbm-nod")
+    assert missing.code == 2 and "task 'sbm-nod' has no results" in missing.err and "sbm-node-variant" in missing.err
+    half = cli("compare", runs / "base", variant, "--base-task", "sbm-node")
+    assert half.code == 2 and "--base-task and --candidate-task" in half.err
+
+
 def _rewrite(src: Path, dst: Path, **changes) -> None:
     """A copy of a results directory whose records carry `changes` (resealed, as if a run had written them)."""
     store = ResultStore(dst)

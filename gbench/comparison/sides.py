@@ -44,20 +44,24 @@ class Side:
     damaged: list[str] = field(default_factory=list)  # record files excluded because they are not intact
 
 
-def load_side(source: Path | str, model: str | None = None, rename: str | None = None) -> Side:
-    """A results directory (its records) or a leaderboard CSV; `model` keeps only that model, keyed as `rename`."""
+def load_side(source: Path | str, model: str | None = None, rename: str | None = None, task: str | None = None,
+              task_rename: str | None = None) -> Side:
+    """A results directory (its records) or a leaderboard CSV; `model` keeps only that model, keyed as `rename`,
+    and `task` only that task, keyed as `task_rename`."""
     from gbench.results import read_results
 
     results = read_results(source)
     side = _side_from_records(results) if results.kind == "records" else _side_from_csv(results)
-    if model is not None:
-        kept = {k: s for k, s in side.samples.items() if s.model == model}
+    for what, name, new in (("model", model, rename), ("task", task, task_rename)):
+        if name is None:
+            continue
+        kept = {k: s for k, s in side.samples.items() if getattr(s, what) == name}
         if not kept:
-            have = sorted({s.model for s in side.samples.values()})
-            raise GbenchError(f"model '{model}' has no results in {source}; it has: {', '.join(have) or 'none'}.")
+            have = sorted({getattr(s, what) for s in side.samples.values()})
+            raise GbenchError(f"{what} '{name}' has no results in {source}; it has: {', '.join(have) or 'none'}.")
         for s in kept.values():
-            s.model = rename or model
-        side.samples = {(t, rename or model): s for (t, _), s in kept.items()}
+            setattr(s, what, new or name)
+        side.samples = {(s.task, s.model): s for s in kept.values()}
     return side
 
 

@@ -304,22 +304,25 @@ def _compare_costs(b: Sample, c: Sample, s: Settings) -> list[CostResult]:
 
 
 def compare(base: Path | str, candidate: Path | str | None = None, *, base_model: str | None = None,
-            candidate_model: str | None = None, settings: Settings | None = None) -> Comparison:
-    """Compare two results directories / leaderboard CSVs, or two models (`base_model` vs `candidate_model`)
-    within one (candidate None) or across two."""
+            candidate_model: str | None = None, base_task: str | None = None, candidate_task: str | None = None,
+            settings: Settings | None = None) -> Comparison:
+    """Compare two results directories / leaderboard CSVs, or two models (`base_model` vs `candidate_model`) or two
+    tasks (`base_task` vs `candidate_task`, e.g. a task and its variant) within one (candidate None) or across two."""
     if (base_model is None) != (candidate_model is None):
         raise GbenchError("give both --base-model and --candidate-model to compare two models, or neither.")
-    if candidate is None and base_model is None:
-        raise GbenchError("give a CANDIDATE results directory or CSV, or --base-model and --candidate-model to "
-                          "compare two models within one results directory.")
+    if (base_task is None) != (candidate_task is None):
+        raise GbenchError("give both --base-task and --candidate-task to compare two tasks, or neither.")
+    if candidate is None and base_model is None and base_task is None:
+        raise GbenchError("give a CANDIDATE results directory or CSV, or --base-model and --candidate-model (or "
+                          "--base-task and --candidate-task) to compare within one results directory.")
     candidate = candidate if candidate is not None else base
-    if base_model is not None:
-        label = f"{candidate_model} vs {base_model}"
-        b = load_side(base, base_model, label)
-        c = load_side(candidate, candidate_model, label)
-        b.source, c.source = f"{base} [{base_model}]", f"{candidate} [{candidate_model}]"
-    else:
-        b, c = load_side(base), load_side(candidate)
+    models = f"{candidate_model} vs {base_model}" if base_model is not None else None
+    tasks = f"{candidate_task} vs {base_task}" if base_task is not None else None
+    b = load_side(base, base_model, models, base_task, tasks)
+    c = load_side(candidate, candidate_model, models, candidate_task, tasks)
+    if models or tasks:
+        b.source = f"{base} [{', '.join(x for x in (base_task, base_model) if x)}]"
+        c.source = f"{candidate} [{', '.join(x for x in (candidate_task, candidate_model) if x)}]"
     if not b.samples:
         raise GbenchError(f"{base}: no results in it.")
     if not c.samples:
