@@ -19,7 +19,7 @@ from gbench.errors import FoldPinMismatch, GbenchError, SpecError
 from gbench.hparams import Overrides, check_hparams, did_you_mean
 from gbench.job import Job, RunOptions
 from gbench.specs import (ModelSpec, OptimSpec, TaskSpec, TrainSpec, candidate_spec, has_model, load_model,
-                          load_suite, load_task, model_names, parse_assignments, resolve_model)
+                          load_suite, load_task, model_names, parse_assignments, resolve_model, task_ids)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -120,6 +120,7 @@ def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[Mo
     check_model_refs(model_refs)
     jobs: list[Job] = []
     skipped: list[str] = []
+    notes: list[str] = []
     for task in tasks:
         specs: list[ModelSpec] = []
         for name in model_refs:
@@ -132,9 +133,29 @@ def plan_sweep(tasks: list[TaskSpec], model_refs: list[str], candidates: list[Mo
         for spec in specs:
             resolved = resolve_model(spec, task, overrides)
             jobs.extend(Job(task, resolved, s) for s in task_seeds)
+            notes.extend(unmatched_overrides(spec, task))
     if strict_models and not jobs:
         raise SpecError("nothing to run: no model given applies to the tasks' levels; see `gbench list models`.")
-    return SweepPlan(jobs=jobs, skipped_models=skipped)
+    return SweepPlan(jobs=jobs, skipped_models=skipped, notes=notes)
+
+
+def unmatched_overrides(spec: ModelSpec, task: TaskSpec) -> list[str]:
+    """A model's per-task settings apply by task id, so a copied and renamed task YAML gets none of them. Where
+    the task is not a catalog task and the model has settings for catalog tasks on the same dataset, say so: the
+    sweep runs (the defaults are a valid choice) but the user learns which settings they left behind."""
+    catalog = set(task_ids())
+    if not spec.overrides or task.id in spec.overrides or task.id in catalog:
+        return []
+
+    def data_of(t: TaskSpec) -> tuple[str, str, str | None]:
+        return t.level, t.dataset.source, t.dataset.name
+
+    same = [tid for tid in spec.overrides if tid in catalog and data_of(load_task(tid)) == data_of(task)]
+    if not same:
+        return []
+    return [f"model '{spec.name}' has per-task settings for {', '.join(same)} (the same dataset) but none for "
+            f"'{task.id}', a task outside the catalog, so it runs with the model's defaults; to use them, copy the "
+            f"model's YAML and add '{task.id}' under its overrides."]
 
 
 def assemble(*, suite: str | None = None, tasks: str | Sequence[str] | None = None,

@@ -331,3 +331,25 @@ def test_the_extras_a_spec_may_require_are_pyprojects_and_a_missing_one_is_named
     assert suite.notes == ["4 job(s) will fail: model 'resnet10-kk-quick' needs igraph (its spec requires "
                            "structure, layouts), which is not installed here; pip install "
                            "'gbench[structure,layouts]'."]
+
+
+def test_a_renamed_copy_of_a_task_is_told_which_per_task_settings_it_leaves_behind(tmp_path):
+    """Per-task overrides apply by task id: a copied task YAML with a new id runs with the model's defaults. The
+    plan says so where the model has settings for a catalog task on the same dataset, and stays quiet for catalog
+    tasks, for a copy that keeps its id, and for models with no settings for that dataset."""
+    from gbench.sweep import assemble
+
+    source = yaml.safe_load((Path(specs.catalog_root()) / "tasks" / "link" / "cora-link-70-10-20.yaml").read_text())
+    renamed, kept = tmp_path / "my-cora.yaml", tmp_path / "same-id.yaml"
+    renamed.write_text(yaml.safe_dump({**source, "id": "my-cora"}))
+    kept.write_text(yaml.safe_dump(source))
+
+    plan = assemble(tasks=[str(renamed)], models="ncn,common-neighbours", seeds=[0])
+    assert plan.notes == ["model 'ncn' has per-task settings for cora-link-70-10-20, cora-link-70-10-20-per-seed (the "
+                          "same dataset) but none for 'my-cora', a task outside the catalog, so it runs with the "
+                          "model's defaults; to use them, copy the model's YAML and add 'my-cora' under its "
+                          "overrides."]
+    assert [j.model.hparams for j in plan.jobs if j.model.name == "ncn"] == [specs.load_model("ncn", "link").hparams]
+    same_id = assemble(tasks=[str(kept)], models="ncn", seeds=[0])
+    assert same_id.notes == [] and same_id.jobs[0].model.hparams["architecture"] == "authors-code"
+    assert assemble(tasks="cora-link,cora-link-70-10-20", models="ncn,ncnc", seeds=[0]).notes == []
