@@ -333,7 +333,8 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
 @results_app.command("seeds")
 def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
                   ) -> None:
-    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit."""
+    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit (and
+    the data split, where a task's seeds ran on different ones)."""
     from rich.table import Table
 
     from gbench.results.reader import read_results, seed_rows
@@ -341,12 +342,17 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
     _need_records(results)
     rows = seed_rows(read_results(results, csv=False))
     folds = any(r["fold"] is not None for r in rows)
-    table = Table("task", "model", "seed", *(["fold"] if folds else []), "status", "test", "val", "epoch kept/run",
-                  "s/epoch", "commit")
+    by_group: dict[tuple[str, str], set[object]] = {}
+    for r in rows:
+        by_group.setdefault((r["task"], r["model"]), set()).add(r["split"])
+    splits = any(len(seen) > 1 for seen in by_group.values())  # shown where seeds ran on different splits
+    table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
+                  "test", "val", "epoch kept/run", "s/epoch", "commit")
     for r in rows:
         num = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("test", "val")]
-        table.add_row(r["task"], r["model"], str(r["seed"]), *([str(r["fold"])] if folds else []), str(r["status"]),
-                      *num, f"{r['selected_epoch']}/{r['epochs_run']}",
+        split = ["-" if r["split"] is None else str(r["split"])] if splits else []
+        table.add_row(r["task"], r["model"], str(r["seed"]), *split, *([str(r["fold"])] if folds else []),
+                      str(r["status"]), *num, f"{r['selected_epoch']}/{r['epochs_run']}",
                       f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-", r["commit"])
     console.print(table)
 

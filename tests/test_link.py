@@ -334,6 +334,13 @@ def test_a_task_with_num_splits_gives_each_seed_its_own_split_and_records_which(
     records = _records(tmp_path / "o")
     assert [r.extra["split_seed"] for r in records] == [0, 1]
     assert records[0].metrics["test"] != records[1].metrics["test"]  # a deterministic heuristic: only the split
+    listed = cli("results", "seeds", tmp_path / "o")  # says which split each seed ran on
+    assert listed.code == 0, listed
+    assert [[cell.strip() for cell in line.split("│")[3:5]] for line in listed.out.splitlines()
+            if "common" in line] == [["0", "0"], ["1", "1"]]  # seed, split
+    fixed_out = cli("run", "--tasks", "sbm-link", "--models", "common-neighbours", "--seeds", "2", "--out",
+                    tmp_path / "f")
+    assert fixed_out.code == 0 and "split" not in cli("results", "seeds", tmp_path / "f").out  # one split: no column
 
 
 def test_ncn_in_the_authors_code_form_wires_the_codes_network_and_gives_its_predictor_its_own_rate():

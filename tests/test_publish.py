@@ -317,11 +317,14 @@ def test_results_seeds_lists_every_record_with_the_values_the_leaderboard_averag
     listed = cli("results", "seeds", results)
     assert listed.code == 0, listed.out
     board = pd.read_csv(results / "leaderboard.csv")
+    header = next(line for line in listed.out.splitlines() if " seed " in line)
+    col = {name.strip(): i for i, name in enumerate(header.split("┃"))}
     for _, row in board.iterrows():
         lines = [line.split("│") for line in listed.out.splitlines()
                  if f" {row['task']} " in line and f" {row['model']} " in line]
-        assert [int(cells[3]) for cells in lines] == [0, 1, 2]  # one line per seed, in order
-        tests = [float(cells[5]) for cells in lines]
+        assert [int(cells[col["seed"]]) for cells in lines] == [0, 1, 2]  # one line per seed, in order
+        assert [int(cells[col["split"]]) for cells in lines] == [0, 1, 2]  # sbm-node: seed s on split s
+        tests = [float(cells[col["test"]]) for cells in lines]
         assert abs(sum(tests) / len(tests) - row["mean"]) < 1e-4  # the values the row's mean is of
     missing = cli("results", "seeds", results / "nowhere")
     assert missing.code == 2 and "no records/ folder" in missing.err
