@@ -82,3 +82,21 @@ def test_parse_budget(text, value):
 def test_parse_budget_refuses_junk(text):
     with pytest.raises(GbenchError, match="is not a positive whole number of parameters; write it as e.g. 100k"):
         parse_budget(text)
+
+
+def test_a_link_task_with_a_split_per_seed_is_counted_on_the_split_its_seed_0_loads(monkeypatch, tmp_path):
+    """Counting loads the data the sweep's seed-0 job loads (one cache entry), not the many-split task as given."""
+    import gbench.data
+
+    text = (specs.catalog_root() / "tasks" / "link" / "sbm-link.yaml").read_text()
+    path = tmp_path / "sbm-link-splits.yaml"
+    path.write_text(text.replace("id: sbm-link", "id: sbm-link-splits")
+                    .replace("seed: 0, neg", "seed: 0, num_splits: 3, neg"))
+    task = specs.load_task(str(path))
+    assert task.split.params["num_splits"] == 3
+    resolved = specs.resolve_model(specs.load_model("gcn", "link"), task)
+    loaded = []
+    real = gbench.data.load_task_data
+    monkeypatch.setattr(gbench.data, "load_task_data", lambda t, ctx: loaded.append(t) or real(t, ctx))
+    assert count_params(task, resolved, DataContext.from_env(cache_dir=tmp_path / "cache")) > 0
+    assert [(t.split.params["seed"], t.split.params["num_splits"]) for t in loaded] == [(0, 1)]

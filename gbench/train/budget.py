@@ -57,9 +57,11 @@ def _task_info(task: TaskSpec, model: ResolvedModel, data: DataContext) -> TaskI
         info = node_task_info(load_task_data(task, data), task)
     elif task.level == "link":
         from gbench.data import load_task_data
+        from gbench.data.link import split_for_seed
         from gbench.train.link import link_task_info
 
-        info = link_task_info(load_task_data(task, data), task)
+        # the shapes are the same on every split: seed 0's, which a sweep of that task loads and caches anyway
+        info = link_task_info(load_task_data(split_for_seed(task, 0), data), task)
     else:
         raise GbenchError(f"task '{task.id}' is a {task.level}-level task; parameter budgets apply to node, graph "
                           "and link tasks.")
