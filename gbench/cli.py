@@ -337,15 +337,12 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
     the data split, where a task's seeds ran on different ones)."""
     from rich.table import Table
 
-    from gbench.results.reader import read_results, seed_rows
+    from gbench.results.reader import read_results, seed_rows, splits_vary
 
     _need_records(results)
     rows = seed_rows(read_results(results, csv=False))
     folds = any(r["fold"] is not None for r in rows)
-    by_group: dict[tuple[str, str], set[object]] = {}
-    for r in rows:
-        by_group.setdefault((r["task"], r["model"]), set()).add(r["split"])
-    splits = any(len(seen) > 1 for seen in by_group.values())  # shown where seeds ran on different splits
+    splits = splits_vary(rows)
     table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
                   "test", "val", "epoch kept/run", "s/epoch", "commit")
     for r in rows:

@@ -93,3 +93,11 @@ def seed_rows(results: Results) -> list[dict[str, Any]]:
                          "s_per_epoch": r.cost.s_per_epoch, "commit": str(r.environment.get("git_commit") or "")[:7],
                          "split": r.split_index if r.split_index is not None else r.extra.get("split_seed")})
     return rows
+
+
+def splits_vary(rows: list[dict[str, Any]]) -> bool:
+    """Whether the seeds of some (task, model) in `seed_rows` ran on different data splits."""
+    seen: dict[tuple[str, str], set[Any]] = {}
+    for r in rows:
+        seen.setdefault((r["task"], r["model"]), set()).add(r["split"])
+    return any(len(splits) > 1 for splits in seen.values())
