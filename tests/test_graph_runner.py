@@ -120,6 +120,22 @@ def test_lap_pe_is_deterministic_and_orthonormal():
     assert padded.shape == (3, 4) and torch.all(padded[:, 2:] == 0)
 
 
+def test_lap_pe_of_a_graph_with_an_isolated_node_warns_nothing_and_gives_it_finite_entries():
+    import warnings
+
+    from gbench.data.structure.labels import normalized_laplacian_lambda2
+    from gbench.data.transforms import laplacian_eigvecs
+
+    ei = _ring_or_path(4, ring=False)  # nodes 0-3 a path, node 4 isolated (Peptides-func has such atoms)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's divide-by-zero RuntimeWarning used to reach the user's terminal
+        vecs = laplacian_eigvecs(ei, 5, 3)
+        lam2 = normalized_laplacian_lambda2(5, ei.t().numpy())
+    assert torch.isfinite(vecs).all()
+    # the isolated node's L_ii = 1 adds the eigenvalue 1, so the second smallest is the path's own (0.5 for 4 nodes)
+    assert lam2 == pytest.approx(normalized_laplacian_lambda2(4, ei.t().numpy())) == pytest.approx(0.5)
+
+
 def test_check_model_graph_level(cli):
     ok = cli("check-model", "gbench.models.graph:gin", "--level", "graph")
     assert ok.code == 0, ok

@@ -101,7 +101,8 @@ def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarra
         a[ei[1], ei[0]] = 1.0
     np.fill_diagonal(a, 0.0)
     deg = a.sum(1)
-    inv = np.where(deg > 0, deg ** -0.5, 0.0)
+    with np.errstate(divide="ignore"):  # an isolated node's 0 ** -0.5 is computed, then discarded by the where
+        inv = np.where(deg > 0, deg ** -0.5, 0.0)
     return np.eye(num_nodes) - inv[:, None] * a * inv[None, :]
 
 

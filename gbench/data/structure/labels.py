@@ -22,7 +22,8 @@ def normalized_laplacian_lambda2(n: int, edges: np.ndarray) -> float:
     a[edges[:, 0], edges[:, 1]] = 1.0
     a[edges[:, 1], edges[:, 0]] = 1.0
     deg = a.sum(1)
-    inv = np.where(deg > 0, deg ** -0.5, 0.0)
+    with np.errstate(divide="ignore"):  # an isolated node's 0 ** -0.5 is computed, then discarded by the where
+        inv = np.where(deg > 0, deg ** -0.5, 0.0)
     lap = np.eye(n) - inv[:, None] * a * inv[None, :]
     return float(np.linalg.eigvalsh(lap)[1])
 
