@@ -147,3 +147,26 @@ def test_online_the_two_files_download_from_lrgbs_urls_and_are_checked(tmp_path,
         lrgb.load_peptides(load_task("peptides-func"), ctx)
     assert sorted(fetched) == sorted(lrgb.URLS.values())
     assert all(url.startswith("https://www.dropbox.com/s/") for url in fetched)
+
+
+def test_featurising_in_a_pool_gives_the_serial_graphs_in_order(shared_data, tmp_path):
+    """The pool over chunks of SMILES must not reorder or change a graph: 300 peptides, serial against 3
+    processes, every tensor equal."""
+    import gzip
+
+    import torch
+
+    from gbench.data import lrgb
+
+    src = shared_data / FOLDER / "raw" / "peptide_multi_class_dataset.csv.gz"
+    if not src.is_file():
+        pytest.skip("LRGB Peptides-func not in the data root")
+    with gzip.open(src, "rt") as f:
+        head = "".join(next(f) for _ in range(301))  # the header and 300 peptides
+    csv = tmp_path / "head.csv"
+    csv.write_text(head)
+    serial, pooled = lrgb.build_graphs(csv, processes=1), lrgb.build_graphs(csv, processes=3)
+    assert serial["num_nodes"].numel() == 300
+    for key, value in serial.items():
+        assert torch.equal(value, pooled[key]) or (key == "y" and torch.equal(value.nan_to_num(-1),
+                                                                               pooled[key].nan_to_num(-1))), key

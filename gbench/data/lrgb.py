@@ -9,8 +9,8 @@ against the sha256 values the task spec pins (`dataset.params`); the split pickl
 sha256 matches, because unpickling runs whatever code the file names.
 
 Graphs come from `ogb.utils.smiles2graph` (OGB's 9 atom and 3 bond categorical features), as in LRGB, so models
-embed them with OGB's AtomEncoder / BondEncoder. Featurising takes a while, so the graphs are cached once, keyed
-by the two files' sha256 and the ogb and RDKit versions.
+embed them with OGB's AtomEncoder / BondEncoder. Featurising takes a minute or two on one core (it runs over the
+usable cores), so the graphs are cached once, keyed by the two files' sha256 and the ogb and RDKit versions.
 """
 
 from __future__ import annotations
@@ -90,27 +90,57 @@ def read_split(path: Path, want_sha256: str, task: TaskSpec) -> dict[str, np.nda
     return {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
 
 
-def build_graphs(csv_path: Path) -> dict[str, Any]:
-    """Featurise every SMILES of LRGB's CSV with `ogb.utils.smiles2graph`. Returns plain tensors: node features
-    `x` [N, 9] int64, `edge_index` [2, E] (per-graph node ids, both directions of each bond), `edge_attr` [E, 3]
-    int64, `num_nodes` [G], `num_edges` [G], labels `y` [G, 10] float (NaN where a label is missing)."""
-    import pandas as pd
+def _featurise(smiles: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """(node_feat, edge_index, edge_feat, num_nodes) of each SMILES, in order, by `ogb.utils.smiles2graph`."""
     from rdkit import RDLogger
 
     smiles2graph = import_ogb("ogb.utils").smiles2graph
     RDLogger.DisableLog("rdApp.*")
+    out = []
+    for s in smiles:
+        graph = smiles2graph(s)
+        out.append((graph["node_feat"], graph["edge_index"], graph["edge_feat"], graph["num_nodes"]))
+    return out
+
+
+def _featurise_all(smiles: list[str], processes: int | None = None) -> list[tuple[Any, ...]]:
+    """`_featurise` over every SMILES, in a pool of processes over chunks (the usable cores, or
+    GBENCH_RENDER_PROCESSES, as for rendering; `processes` > 1 always pools): each graph depends on its own SMILES
+    only, so the result is the same, in the same order, whatever the number of processes."""
+    import math
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gbench.data.render import render_processes
+
+    n_proc = min(render_processes(processes), max(1, len(smiles)))
+    if processes is None:  # a pool costs a fork and the imports: worth it from a few hundred SMILES a process
+        n_proc = min(n_proc, max(1, len(smiles) // 256))
+    if n_proc == 1 or multiprocessing.current_process().daemon:  # a daemonic process may not start children
+        return _featurise(smiles)
+    step = math.ceil(len(smiles) / (4 * n_proc))
+    chunks = [smiles[i:i + step] for i in range(0, len(smiles), step)]
+    _featurise(smiles[:1])  # import RDKit and ogb here, so forked children import nothing
+    # fork where the platform has it (see gbench.data.render.draw): the children run RDKit only, never torch.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(n_proc, mp_context=multiprocessing.get_context(method)) as pool:
+        return [graph for chunk in pool.map(_featurise, chunks) for graph in chunk]
+
+
+def build_graphs(csv_path: Path, processes: int | None = None) -> dict[str, Any]:
+    """Featurise every SMILES of LRGB's CSV with `ogb.utils.smiles2graph` (in parallel, see `_featurise_all`).
+    Returns plain tensors: node features `x` [N, 9] int64, `edge_index` [2, E] (per-graph node ids, both
+    directions of each bond), `edge_attr` [E, 3] int64, `num_nodes` [G], `num_edges` [G], labels `y` [G, 10]
+    float (NaN where a label is missing)."""
+    import pandas as pd
+
     frame = pd.read_csv(csv_path)
     if "smiles" not in frame.columns or "labels" not in frame.columns:
         raise DatasetUnavailable(f"{csv_path}: not LRGB's peptide CSV (columns {list(frame.columns)}); expected "
                                  "columns smiles and labels.")
-    xs, eis, eas, n_nodes, n_edges = [], [], [], [], []
-    for smiles in frame["smiles"]:
-        graph = smiles2graph(smiles)
-        xs.append(graph["node_feat"])
-        eis.append(graph["edge_index"])
-        eas.append(graph["edge_feat"])
-        n_nodes.append(graph["num_nodes"])
-        n_edges.append(graph["edge_index"].shape[1])
+    graphs = _featurise_all(list(frame["smiles"]), processes)
+    xs, eis, eas, n_nodes = (list(part) for part in zip(*graphs))
+    n_edges = [ei.shape[1] for ei in eis]
     # The labels column holds a JSON list per peptide, e.g. "[0, 0, 1, 0, 0, 0, 0, 0, 0, 1]".
     y = np.array([[np.nan if v is None else v for v in json.loads(s)] for s in frame["labels"]], dtype=np.float32)
     return {"x": torch.from_numpy(np.concatenate(xs)).long(),
