@@ -84,29 +84,57 @@ def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
     return settings
 
 
+# How torch words a non-deterministic operation under `use_deterministic_algorithms(True, warn_only=True)`: most
+# kernels say "<op> does not have a deterministic implementation"; the fused attention backward kernels on CUDA
+# (memory-efficient and flash SDPA) say "<kernel> defaults to a non-deterministic algorithm", once per process.
+_NONDETERMINISM_PHRASES = (" does not have a deterministic implementation", " defaults to a non-deterministic algorithm")
+
+
+def nondeterministic_op(text: str) -> str | None:
+    """The operation a torch non-determinism warning names, or None when `text` is not one."""
+    for phrase in _NONDETERMINISM_PHRASES:
+        if phrase in text:
+            return text.split(phrase)[0].strip()
+    return None
+
+
 class NondeterminismLog:
-    """Collects the warnings torch raises for non-deterministic operations under `warn` mode."""
+    """Collects the warnings torch raises for non-deterministic operations under `warn` mode. Some of them torch
+    raises once per process (TORCH_WARN_ONCE: the fused attention backward kernels), which would leave every later
+    job of a worker unflagged, so torch's warn-always flag is on while the log is open; every other warning is
+    re-emitted once per distinct message and place."""
 
     def __init__(self) -> None:
         self.ops: list[str] = []
         self._ctx = warnings.catch_warnings(record=True)
         self._caught: list[warnings.WarningMessage] = []
+        self._warn_always = False
 
     def __enter__(self) -> NondeterminismLog:
+        import torch
+
         self._caught = self._ctx.__enter__()
         warnings.simplefilter("always")
+        self._warn_always = torch.is_warn_always_enabled()
+        torch.set_warn_always(True)
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        torch.set_warn_always(self._warn_always)
         self._ctx.__exit__(*exc)
         seen: list[str] = []
+        others: set[tuple[Any, ...]] = set()
         for w in self._caught:
-            text = str(w.message)
-            if "does not have a deterministic implementation" in text:
-                op = text.split(" does not have")[0].strip()
+            op = nondeterministic_op(str(w.message))
+            if op is not None:
                 if op not in seen:
                     seen.append(op)
-            else:  # re-emit everything else so it is not swallowed
+                continue
+            key = (w.category, str(w.message), w.filename, w.lineno)
+            if key not in others:  # re-emit everything else so it is not swallowed, once
+                others.add(key)
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.ops = seen
 

@@ -400,6 +400,33 @@ def test_determinism_tiers_strict_fails_warn_records_off_allows(cli, task, tmp_p
     assert rec.determinism["use_deterministic_algorithms"] is False and "nondeterministic_ops" not in rec.determinism
 
 
+def test_fused_attention_backward_is_listed_in_every_job_of_a_process():
+    """On CUDA under warn mode, torch says "Memory Efficient attention defaults to a non-deterministic algorithm"
+    (the SDPA backward of GPS and the Graph Transformer), once per process: seen on an H200, 2026-12-04, where the
+    GPS record listed nothing. Each job's log must name it, with torch's warn-always flag on while the job runs and
+    restored after; any other warning is passed on once however often it was raised."""
+    import warnings
+
+    import torch
+
+    from gbench.repro import NondeterminismLog
+
+    text = ("Memory Efficient attention defaults to a non-deterministic algorithm. To explicitly enable determinism "
+            "call torch.use_deterministic_algorithms(True, warn_only=False).")
+    before = torch.is_warn_always_enabled()
+    for _ in range(2):  # two jobs in one worker process
+        with warnings.catch_warnings(record=True) as passed_on:
+            warnings.simplefilter("always")
+            with NondeterminismLog() as log:
+                assert torch.is_warn_always_enabled()
+                warnings.warn(text, UserWarning)
+                for _ in range(3):
+                    warnings.warn("something else", UserWarning)
+        assert log.ops == ["Memory Efficient attention"]
+        assert [str(w.message) for w in passed_on] == ["something else"]
+        assert torch.is_warn_always_enabled() == before
+
+
 def test_in_process_peak_memory_is_per_job(cli, task, tmp_path):
     """A job that allocates ~100 MB, then a small one in the same process: the small one's peak must not carry the
     big one's (ru_maxrss would)."""
