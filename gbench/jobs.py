@@ -197,7 +197,7 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
     seed_everything(job.seed)
     status, error, outcome = "ok", None, None
     t0 = time.perf_counter()
-    with NondeterminismLog() as nondet, PeakMemory(opts.device) as memory:
+    with NondeterminismLog(warn_always=opts.deterministic == "warn") as nondet, PeakMemory(opts.device) as memory:
         try:
             outcome = _runner(task.level)(job, opts)
         except Diverged as e:

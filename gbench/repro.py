@@ -87,7 +87,8 @@ def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
 # How torch words a non-deterministic operation under `use_deterministic_algorithms(True, warn_only=True)`: most
 # kernels say "<op> does not have a deterministic implementation"; the fused attention backward kernels on CUDA
 # (memory-efficient and flash SDPA) say "<kernel> defaults to a non-deterministic algorithm", once per process.
-_NONDETERMINISM_PHRASES = (" does not have a deterministic implementation", " defaults to a non-deterministic algorithm")
+_NONDETERMINISM_PHRASES = (" does not have a deterministic implementation",
+                           " defaults to a non-deterministic algorithm")
 
 
 def nondeterministic_op(text: str) -> str | None:
@@ -101,13 +102,14 @@ def nondeterministic_op(text: str) -> str | None:
 class NondeterminismLog:
     """Collects the warnings torch raises for non-deterministic operations under `warn` mode. Some of them torch
     raises once per process (TORCH_WARN_ONCE: the fused attention backward kernels), which would leave every later
-    job of a worker unflagged, so torch's warn-always flag is on while the log is open; every other warning is
-    re-emitted once per distinct message and place."""
+    job of a worker unflagged, so with `warn_always` (what `warn` mode asks for) torch's warn-always flag is on
+    while the log is open; every other warning is re-emitted once per distinct message and place."""
 
-    def __init__(self) -> None:
+    def __init__(self, warn_always: bool = True) -> None:
         self.ops: list[str] = []
         self._ctx = warnings.catch_warnings(record=True)
         self._caught: list[warnings.WarningMessage] = []
+        self._want_always = warn_always
         self._warn_always = False
 
     def __enter__(self) -> NondeterminismLog:
@@ -116,7 +118,7 @@ class NondeterminismLog:
         self._caught = self._ctx.__enter__()
         warnings.simplefilter("always")
         self._warn_always = torch.is_warn_always_enabled()
-        torch.set_warn_always(True)
+        torch.set_warn_always(self._want_always or self._warn_always)
         return self
 
     def __exit__(self, *exc: Any) -> None:

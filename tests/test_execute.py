@@ -417,7 +417,7 @@ def test_fused_attention_backward_is_listed_in_every_job_of_a_process():
     for _ in range(2):  # two jobs in one worker process
         with warnings.catch_warnings(record=True) as passed_on:
             warnings.simplefilter("always")
-            with NondeterminismLog() as log:
+            with NondeterminismLog(warn_always=True) as log:
                 assert torch.is_warn_always_enabled()
                 warnings.warn(text, UserWarning)
                 for _ in range(3):
