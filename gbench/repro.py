@@ -86,7 +86,7 @@ def apply_determinism(mode: DeterminismMode) -> dict[str, Any]:
 
 # How torch words a non-deterministic operation under `use_deterministic_algorithms(True, warn_only=True)`: most
 # kernels say "<op> does not have a deterministic implementation"; the fused attention backward kernels on CUDA
-# (memory-efficient and flash SDPA) say "<kernel> defaults to a non-deterministic algorithm", once per process.
+# (memory-efficient and flash SDPA, as in PyG's GPSConv) say "<kernel> defaults to a non-deterministic algorithm", once per process.
 _NONDETERMINISM_PHRASES = (" does not have a deterministic implementation",
                            " defaults to a non-deterministic algorithm")
 
