@@ -33,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+PARTS = ("default", "strict", "harness", "peptides", "symmetry")
 PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer"
 SYMMETRY_MODELS = "gcn-spe,gat-spe,gcn-signnet,gat-signnet"
 
@@ -103,7 +104,7 @@ def threads(workers: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="gpu-check", help="folder for the records, logs and summary")
-    parser.add_argument("--parts", default="default,strict,harness,peptides,symmetry")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated; they run in this order")
     parser.add_argument("--part-seconds", type=float, default=120, help="time limit of each gbench command")
     parser.add_argument("--limit", action="append", default=[], metavar="PART=SECONDS",
                         help="another limit for one part's commands (repeatable), e.g. peptides=150")
@@ -111,17 +112,30 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     gbench = [sys.executable, "-m", "gbench"]
-    dev, parts = args.device, args.parts.split(",")
-    limits = {part: args.part_seconds for part in parts}
+    dev, parts = args.device, [p.strip() for p in args.parts.split(",") if p.strip()]
+    limits = {part: args.part_seconds for part in PARTS}
     for item in args.limit:
         part, _, value = item.partition("=")
-        limits[part] = float(value)
+        try:
+            limits[part] = float(value) if part in PARTS else float("nan")
+        except ValueError:
+            limits[part] = float("nan")
+        if limits[part] != limits[part]:
+            parser.error(f"--limit {item}: give PART=SECONDS with PART one of {', '.join(PARTS)}")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        parser.error(f"--parts: {', '.join(unknown)} not known; choose from {', '.join(PARTS)}")
     summary: list[str] = []
 
     import torch
 
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        print(f"benchmarks/gpu_check.py: --device {dev} but torch sees no CUDA device here "
+              f"(torch {torch.__version__}); run it on a machine with an NVIDIA GPU, or try the parts on this "
+              "one with --device cpu.", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
     summary.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}), "
                    f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}, "
                    f"{os.cpu_count()} cores, python {sys.version.split()[0]}")
@@ -135,8 +149,9 @@ def main() -> int:
         for task, model in (("sbm-node", "gcn"), ("structure-topology-cpu", "gin-lappe")):
             code = run_part(f"strict-{model}", gbench + ["verify", task, model, "--device", dev,
                                                           "--deterministic", "strict"], out, limits["strict"])
-            summary.append(f"verify {task} {model} --deterministic strict on {dev}: exit {code} "
-                           "(0: two identical runs; 1: they differ; 2: failed, see the log)")
+            said = "stopped at its time limit" if code is None else f"exit {code}"
+            summary.append(f"verify {task} {model} --deterministic strict on {dev}: {said} "
+                           "(exit 0: two identical runs; 1: they differ; 2: failed, see the log)")
     if "harness" in parts:
         run_part("harness", [sys.executable, "benchmarks/harness_overhead.py", "--cases", "cora-gcn,cora-gat",
                              "--device", dev, "--deterministic", "off", "--repeats", "3",
