@@ -144,3 +144,26 @@ def test_schedules_take_only_their_own_fields():
         LRScheduleSpec(name="plateau", gamma=0.5, step_size=3)
     with pytest.raises(ValidationError, match="'step' takes step_size"):
         LRScheduleSpec(name="step", step_size=2, gamma=0.5, patience=3)
+
+
+def test_cosine_schedule_is_graphgps_cosine_with_warmup_stepped_per_epoch():
+    """GraphGPS's peptides-func schedule (cosine_with_warmup, 10 warm-up epochs of 200): the rate of epoch e is the
+    base times e / 10 (at least 1e-6) during the warm-up, then 0.5 (1 + cos(pi (e - 10) / 190))."""
+    import math
+
+    from gbench.specs.schedule import cosine_with_warmup
+
+    assert cosine_with_warmup(0, 10, 200) == 1e-6 and cosine_with_warmup(5, 10, 200) == 0.5
+    assert cosine_with_warmup(10, 10, 200) == 1.0 and cosine_with_warmup(200, 10, 200) == 0.0
+    assert cosine_with_warmup(105, 10, 200) == pytest.approx(0.5 * (1 + math.cos(math.pi * 95 / 190)))
+    model = OneParameter()
+    seen = []
+
+    def spy(optimizer, args, kwargs):
+        seen.append(optimizer.param_groups[0]["lr"])
+
+    with register_optimizer_step_pre_hook(spy):
+        train(stub_recipe(model, steps_per_epoch=1), OptimSpec(name="sgd", lr=0.01),
+              settings(epochs=10, lr_schedule=LRScheduleSpec(name="cosine", warmup=4)), TASK, "cpu")
+    want = [0.01 * cosine_with_warmup(e, 4, 10) for e in range(10)]
+    assert seen == pytest.approx(want) and seen[0] == pytest.approx(1e-8) and seen[4] == pytest.approx(0.01)

@@ -91,15 +91,27 @@ def _copy_with(data: Data, **attrs: torch.Tensor) -> Data:
     return out
 
 
-def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
-    """L = I - D^-1/2 A D^-1/2 of the undirected simple graph, [num_nodes, num_nodes] float64; an isolated node
-    has L_ii = 1."""
+def _adjacency(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
+    """A of the undirected simple graph (both directions, no self-loops), [num_nodes, num_nodes] float64."""
     a = np.zeros((num_nodes, num_nodes))
     if edge_index.numel():
         ei = edge_index.numpy()
         a[ei[0], ei[1]] = 1.0
         a[ei[1], ei[0]] = 1.0
     np.fill_diagonal(a, 0.0)
+    return a
+
+
+def _combinatorial_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
+    """L = D - A of the undirected simple graph (GraphGPS's LapPE with `laplacian_norm: none`)."""
+    a = _adjacency(edge_index, num_nodes)
+    return np.diag(a.sum(1)) - a
+
+
+def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
+    """L = I - D^-1/2 A D^-1/2 of the undirected simple graph, [num_nodes, num_nodes] float64; an isolated node
+    has L_ii = 1."""
+    a = _adjacency(edge_index, num_nodes)
     deg = a.sum(1)
     with np.errstate(divide="ignore"):  # an isolated node's 0 ** -0.5 is computed, then discarded by the where
         inv = np.where(deg > 0, deg ** -0.5, 0.0)
@@ -124,12 +136,15 @@ def laplacian_pe(graphs, args, ctx, key):
     return [_copy_with(g, lap_pe=laplacian_eigvecs(g.edge_index, g.num_nodes, k)) for g in graphs], {"lap_pe": k}
 
 
-def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k smallest eigenpairs of L = I - D^-1/2 A D^-1/2, the trivial one included: (eigenvalues [1, k],
-    eigenvectors [num_nodes, k]), float32, ascending. A graph with fewer than k nodes has its pairs min(n, k)..k-1
-    zero (eigenvalue 0, eigenvector 0); encoders mask them by the graph's node count, never by their value.
-    Signs are fixed (largest-magnitude entry positive) for determinism; SignNet and SPE do not depend on them."""
-    vals, vecs = np.linalg.eigh(_normalized_laplacian(edge_index, num_nodes))
+def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int, laplacian: str = "sym"
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k smallest eigenpairs of L = I - D^-1/2 A D^-1/2 (`laplacian` 'sym'; 'comb': L = D - A), the trivial
+    one included: (eigenvalues [1, k], eigenvectors [num_nodes, k]), float32, ascending. A graph with fewer than k
+    nodes has its pairs min(n, k)..k-1 zero (eigenvalue 0, eigenvector 0); encoders mask them by the graph's node
+    count, never by their value. Signs are fixed (largest-magnitude entry positive) for determinism; SignNet, SPE
+    and GraphGPS's LapPE (which flips them at random in training) do not depend on them."""
+    comb = laplacian == "comb"
+    vals, vecs = np.linalg.eigh((_combinatorial_laplacian if comb else _normalized_laplacian)(edge_index, num_nodes))
     d = min(num_nodes, k)
     vals, vecs = vals[:d], vecs[:, :d]
     if d:
@@ -137,18 +152,22 @@ def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int) -> tu
         vecs = vecs * np.sign(vecs[idx, np.arange(d)])[None, :]
     out_vals = np.zeros((1, k), dtype=np.float32)
     out_vecs = np.zeros((num_nodes, k), dtype=np.float32)
-    out_vals[0, :d] = np.clip(vals, 0.0, 2.0)  # eigh's round-off can put the trivial eigenvalue at -1e-16
+    out_vals[0, :d] = np.clip(vals, 0.0, None if comb else 2.0)  # round-off can put the trivial one at -1e-16
     out_vecs[:, :d] = vecs
     return torch.from_numpy(out_vals), torch.from_numpy(out_vecs)
 
 
 def eigen_pairs(graphs, args, ctx, key):
-    """`eig:K`: each graph gets `eig_vals` [1, K] and `eig_vecs` [n, K] (`laplacian_eigenpairs`), the inputs of
-    the SignNet and SPE encoders (gbench/models/pe.py); extras `{'eig': K}`."""
+    """`eig:K[:LAPLACIAN]`: each graph gets `eig_vals` [1, K] and `eig_vecs` [n, K] (`laplacian_eigenpairs` of
+    the 'sym' normalized Laplacian, or 'comb', D - A), the inputs of the SignNet and SPE encoders
+    (gbench/models/pe.py) and of GraphGPS's LapPE (gbench/models/graphgps.py); extras `{'eig': K}`."""
     k = _int_arg(args, 16, "eig")
+    laplacian = args[1] if len(args) > 1 else "sym"
+    if laplacian not in ("sym", "comb"):
+        raise SpecError(f"transform eig:{':'.join(args)}: the Laplacian must be sym or comb, e.g. eig:10:comb.")
     out = []
     for g in graphs:
-        vals, vecs = laplacian_eigenpairs(g.edge_index, g.num_nodes, k)
+        vals, vecs = laplacian_eigenpairs(g.edge_index, g.num_nodes, k, laplacian)
         out.append(_copy_with(g, eig_vals=vals, eig_vecs=vecs))
     return out, {"eig": k}
 

@@ -290,9 +290,11 @@ class LapPEParams(Params):
 
 
 class EigParams(Params):
-    """The k smallest normalized-Laplacian eigenpairs, for SignNet / SPE: `eig_vals` [1, k], `eig_vecs` [n, k]."""
+    """The k smallest Laplacian eigenpairs, for SignNet / SPE / GraphGPS's LapPE: `eig_vals` [1, k], `eig_vecs`
+    [n, k]."""
 
     k: int = Field(default=16, ge=1, description="eigenpairs kept")
+    laplacian: Literal["sym", "comb"] = Field(default="sym", description="sym: I - D^-1/2 A D^-1/2; comb: D - A")
 
 
 class RWPEParams(Params):

@@ -13,13 +13,14 @@ import copy
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gbench.errors import GbenchError
 from gbench.metrics import is_ogb_dataset, metric_direction
 from gbench.specs.params import (NEUTRAL_HPARAMS, OFFICIAL_SPLIT_NAME, PROTOCOL_PARAMS, SOURCE_PARAMS, SPLIT_PARAMS,
                                  identity_excluded, plugin_params)
 from gbench.specs.problems import as_problems, check_params, problem, reraise, transform_problems, unknown_name
+from gbench.specs.schedule import LRScheduleSpec
 from gbench.specs.search import SearchSpec, register_groups
 
 Level = Literal["node", "link", "graph"]
@@ -281,28 +282,6 @@ def _level_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Model spec
-
-
-class LRScheduleSpec(_Strict):
-    """'step': the rate times `gamma` every `step_size` epochs (StepLR). 'plateau': times `gamma` after `patience`
-    evaluations without a lower validation loss, not below `min_lr` (ReduceLROnPlateau; node and graph levels)."""
-
-    name: Literal["step", "plateau"] = Field(description="the schedule")
-    step_size: int | None = Field(default=None, ge=1, description="step: epochs between decays")
-    gamma: float = Field(gt=0, le=1, description="factor applied at each decay")
-    patience: int | None = Field(default=None, ge=0, description="plateau: evaluations to wait before a decay")
-    min_lr: float | None = Field(default=None, ge=0, description="plateau: no decay below this (default 0)")
-
-    @model_serializer(mode="wrap")
-    def _without_unset(self, handler):  # a step schedule dumps as before plateau's fields: same records, same ids
-        return {k: v for k, v in handler(self).items() if v is not None}
-
-    @model_validator(mode="after")
-    def _fields_of_its_schedule(self) -> LRScheduleSpec:
-        if not ((self.step_size is not None and self.patience is None and self.min_lr is None) if self.name == "step"
-                else (self.step_size is None and self.patience is not None)):
-            raise ValueError("schedule 'step' takes step_size and gamma; 'plateau' takes gamma, patience, min_lr")
-        return self
 
 
 class TrainSpec(_Strict):

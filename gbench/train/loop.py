@@ -3,9 +3,9 @@
 A level supplies a `Recipe`: its model, the training batches of an epoch, the loss of one batch, how it evaluates
 and what it snapshots. `train` does the rest, once for every level: the training step (train mode, zero_grad,
 backward, gradient clipping to `train.grad_clip`, the optimizer step), the learning-rate schedule
-(`train.lr_schedule`: 'step' once per epoch after that epoch's optimizer steps, 'plateau' after each evaluation
-on the validation loss), and, through `fit`, evaluation every `eval_every` epochs, the best validation epoch, and
-early stopping after `patience` evaluations without improvement.
+(`train.lr_schedule`: 'step' and 'cosine' once per epoch after that epoch's optimizer steps, 'cosine' over the run's
+epochs, 'plateau' after each evaluation on the validation loss), and, through `fit`, evaluation every `eval_every`
+epochs, the best validation epoch, and early stopping after `patience` evaluations without improvement.
 
 The test value reported is the one measured at the selected (best-validation) epoch, as in OGB's Logger. Only the
 validation split is evaluated during training; when an epoch becomes the selected one the runner's `snapshot()` is
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gbench.specs.schedule import cosine_with_warmup
 from gbench.train.base import TrainSettings, make_optimizer
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ def train(recipe: Recipe, optim: OptimSpec, settings: TrainSettings, task: TaskS
     scheduler = plateau = None
     if schedule is not None and schedule.name == "step":
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=schedule.step_size, gamma=schedule.gamma)
+    elif schedule is not None and schedule.name == "cosine":
+        warmup, total = schedule.warmup, settings.epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cosine_with_warmup(e, warmup, total))
     elif schedule is not None:
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=schedule.gamma,
                                                              patience=schedule.patience, min_lr=schedule.min_lr or 0.0)
