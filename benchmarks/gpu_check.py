@@ -11,8 +11,8 @@ Parts, in order (`--parts` picks some):
 - `strict`: `gbench verify` under `--deterministic strict` on a node GCN and a structural GIN+LapPE (does
   strict mode run on CUDA, or which operation stops it);
 - `harness`: benchmarks/harness_overhead.py on cora-gcn and cora-gat on `cuda` (gbench against a plain PyG loop);
-- `peptides`: Peptides-func, every graph baseline of its leaderboard, 3 epochs each, one job at a time: s/epoch and
-  peak GPU memory (torch.cuda.max_memory_allocated) in OUT/peptides-func;
+- `peptides`: Peptides-func, every graph baseline of its leaderboard and `graphgps`, 3 epochs each, one job at a
+  time: s/epoch and peak GPU memory (torch.cuda.max_memory_allocated) in OUT/peptides-func;
 - `symmetry`: the paper-sized `structure-symmetry` task with GCN / GAT + SPE / SignNet at the task's own protocol,
   3 seeds (the structure-paper suite's jobs: its `--out` can take these records), into OUT/structure-paper.
 
@@ -20,8 +20,8 @@ Parts, in order (`--parts` picks some):
         [--part-seconds 120] [--limit peptides=150 ...] [--workers 8]
 
 The data root needs `lrgb/peptides-functional` (peptides) and `Planetoid/Cora` (harness); the other parts are
-generated tasks. Everything a part prints goes to OUT/<part>.log as well as to the terminal; the comparisons go to
-OUT/summary.txt.
+generated tasks. Everything a part prints goes to OUT/<part>.log, its last lines to the terminal; the comparisons
+and costs go to OUT/summary.txt.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 PARTS = ("default", "strict", "harness", "peptides", "symmetry")
-PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer"
+PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer,graphgps"
 SYMMETRY_MODELS = "gcn-spe,gat-spe,gcn-signnet,gat-signnet"
 
 
