@@ -45,6 +45,27 @@ def _offline_env(monkeypatch, session_cache):
     clear_memory_cache()
 
 
+@pytest.fixture
+def process_pools(monkeypatch) -> list[tuple[int, set[int]]]:
+    """Every `ProcessPoolExecutor` gbench creates during the test appends (max_workers, the pids of the processes
+    it started) here when it shuts down: a test of a pool asserts the pool really ran, since a silent fallback to
+    the serial path would make its comparison with the serial result vacuous."""
+    import concurrent.futures
+
+    from gbench.data import render
+
+    made: list[tuple[int, set[int]]] = []
+
+    class Recording(concurrent.futures.ProcessPoolExecutor):
+        def shutdown(self, *args, **kwargs):
+            made.append((self._max_workers, set(self._processes or {})))
+            return super().shutdown(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recording)
+    monkeypatch.setattr(render, "ProcessPoolExecutor", Recording)
+    return made
+
+
 def run_gbench(*args) -> int:
     """`gbench ARGS...` in-process, returning its exit code: for module-scoped fixtures, which cannot use `cli`."""
     from gbench import cli as cli_module

@@ -3,6 +3,7 @@ sizes, AP as LRGB computes it, and the GCN baseline's LRGB configuration."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_online_the_two_files_download_from_lrgbs_urls_and_are_checked(tmp_path,
     assert all(url.startswith("https://www.dropbox.com/s/") for url in fetched)
 
 
-def test_featurising_in_a_pool_gives_the_serial_graphs_in_order(shared_data, tmp_path):
+def test_featurising_in_a_pool_gives_the_serial_graphs_in_order(shared_data, tmp_path, process_pools):
     """The pool over chunks of SMILES must not reorder or change a graph: 300 peptides, serial against 3
     processes, every tensor equal."""
     import gzip
@@ -165,7 +166,12 @@ def test_featurising_in_a_pool_gives_the_serial_graphs_in_order(shared_data, tmp
         head = "".join(next(f) for _ in range(301))  # the header and 300 peptides
     csv = tmp_path / "head.csv"
     csv.write_text(head)
-    serial, pooled = lrgb.build_graphs(csv, processes=1), lrgb.build_graphs(csv, processes=3)
+    serial = lrgb.build_graphs(csv, processes=1)
+    assert process_pools == []  # one process: no pool
+    pooled = lrgb.build_graphs(csv, processes=3)
+    # the pool really ran (a silent fallback to the serial path would make the comparison below vacuous)
+    assert [(workers, len(pids)) for workers, pids in process_pools] == [(3, 3)]
+    assert os.getpid() not in process_pools[0][1]
     assert serial["num_nodes"].numel() == 300
     for key, value in serial.items():
         assert torch.equal(value, pooled[key]) or (key == "y" and torch.equal(value.nan_to_num(-1),

@@ -30,11 +30,13 @@ def _need(backend: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "backend"), [("kk", "nx"), ("fa2", "nx"), *FAST])
-def test_a_process_pool_draws_the_same_images_as_one_process(kind, backend):
+def test_a_process_pool_draws_the_same_images_as_one_process(kind, backend, process_pools):
     _need(backend)
     graphs = _graphs()
     serial = R.render_images(graphs, kind, 32, 3, None, backend, processes=1)
+    assert process_pools == []
     parallel = R.render_images(graphs, kind, 32, 3, None, backend, processes=2)
+    assert [(workers, len(pids)) for workers, pids in process_pools] == [(2, 2)]  # the pool really drew
     assert serial.shape == (10, 3, 32, 32) and serial.float().mean() > 1
     assert torch.equal(serial, parallel)
 
