@@ -169,3 +169,29 @@ def test_peptides_func_spec_is_lrgbs_500k_network(name):
     assert abs(n - LRGB_PARAMS[name]) <= 0.1 * LRGB_PARAMS[name]
     # The network is LRGB's: the count differs by one AtomEncoder row (OGB's 174 atom categories here).
     assert n - LRGB_PARAMS[name] == model.hparams["hidden"]
+
+
+@pytest.mark.parametrize("factory", ["gbench.models.graph:gin", "gbench.models.graph:gcn", "gbench.models.graph:gat",
+                                     "gbench.models.graph:gps", "gbench.models.mpnn:gine",
+                                     "gbench.models.mpnn:gatedgcn", "gbench.models.graph_transformer:graph_transformer",
+                                     "gbench.models.graph:gin:ogb"])
+def test_every_graph_model_refuses_a_misspelt_readout_when_built(factory):
+    """One readout table (gbench.models.graph.readout_pool) serves every graph-level model, so a misspelt readout
+    is a clear error when the model is built, never a KeyError at its first batch."""
+    import importlib
+
+    module, name, *ogb = factory.split(":")
+    make = getattr(importlib.import_module(module), name)
+    kwargs = {"ogb_conv": True} if ogb else {}
+    with pytest.raises(ValueError, match="readout must be one of sum, mean, max, got 'avg'"):
+        make(_info(), readout="avg", **kwargs)
+    make(_info(), readout="max", **kwargs)  # each of the three builds
+
+
+def test_graphgps_refuses_a_misspelt_readout_when_built():
+    from gbench.models.graphgps import graphgps
+
+    info = TaskInfo(level="graph", target="multiclass", num_features=3, out_dim=2, edge_dim=2, num_classes=2,
+                    extras={"eig": 4})
+    with pytest.raises(ValueError, match="readout must be one of"):
+        graphgps(info, readout="avg")

@@ -10,7 +10,7 @@ eigenpairs by SignNet or SPE (hyperparameters `pe` and `pe_args`, gbench/models/
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,23 +23,50 @@ from gbench.ogb_import import import_ogb
 Readout = Literal["sum", "mean", "max"]
 
 
-class NodeEncoder(nn.Module):
+READOUTS = ("sum", "mean", "max")
+
+
+def readout_pool(readout: str) -> Callable[..., Tensor]:
+    """The PyG global pooling a model's `readout` names: `pool(h, batch_index, size=num_graphs)`. Every graph-level
+    model takes it from here, so a misspelt readout fails when the model is built, not at its first batch."""
+    from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+    pools = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+    if readout not in pools:
+        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got '{readout}'")
+    return pools[readout]
+
+
+class InputEncoder(nn.Module):
+    """Node features -> [num_nodes, width]: OGB's AtomEncoder for categorical atom features, a linear map for float
+    features, and one learned vector for every node where the task has no features."""
+
+    def __init__(self, info: TaskInfo, width: int) -> None:
+        super().__init__()
+        if info.extras.get("categorical_features"):
+            AtomEncoder = import_ogb("ogb.graphproppred.mol_encoder").AtomEncoder
+
+            self.x_enc: nn.Module | None = AtomEncoder(width)
+        elif info.num_features > 0:
+            self.x_enc = nn.Linear(info.num_features, width)
+        else:
+            self.x_enc = None
+            self.const = nn.Parameter(torch.zeros(width))
+
+    def forward(self, batch) -> Tensor:
+        if self.x_enc is not None:
+            return self.x_enc(batch.x)
+        return self.const.expand(batch.num_nodes, -1)
+
+
+class NodeEncoder(InputEncoder):
     """x (and positional encodings) -> [num_nodes, hidden]. Laplacian eigenvectors get a random sign flip per
     eigenvector and forward pass in training (their sign is arbitrary). `pe` ('signnet' or 'spe', settings
     `pe_args`): a learned encoder of the `eig` transform's eigenpairs (gbench/models/pe.py), added likewise."""
 
     def __init__(self, info: TaskInfo, hidden: int, pe: str | None = None, pe_args: dict | None = None) -> None:
-        super().__init__()
+        super().__init__(info, hidden)
         extras = info.extras
-        if extras.get("categorical_features"):
-            AtomEncoder = import_ogb("ogb.graphproppred.mol_encoder").AtomEncoder
-
-            self.x_enc: nn.Module | None = AtomEncoder(hidden)
-        elif info.num_features > 0:
-            self.x_enc = nn.Linear(info.num_features, hidden)
-        else:
-            self.x_enc = None
-            self.const = nn.Parameter(torch.zeros(hidden))
         self.lap = nn.Linear(extras["lap_pe"], hidden) if extras.get("lap_pe") else None
         self.rw = nn.Linear(extras["rw_pe"], hidden) if extras.get("rw_pe") else None
         if pe_args and not pe:
@@ -47,10 +74,7 @@ class NodeEncoder(nn.Module):
         self.spectral = spectral_encoder(info, hidden, pe, pe_args) if pe else None
 
     def forward(self, batch) -> Tensor:
-        if self.x_enc is not None:
-            h = self.x_enc(batch.x)
-        else:
-            h = self.const.expand(batch.num_nodes, -1)
+        h = super().forward(batch)
         if self.lap is not None:
             pe = batch.lap_pe
             if self.training:
@@ -107,16 +131,14 @@ class GraphNet(nn.Module):
         self.gps = gps
         self.dropout = dropout
         self.residual = residual
-        self.readout = readout
+        self.readout, self.pool = readout, readout_pool(readout)
         self.l2norm = l2norm
         self.head = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
                                    nn.Linear(hidden, info.out_dim)) if head_layers == 2
                      else nn.Linear(hidden, info.out_dim))
 
     def forward(self, batch) -> Tensor:
-        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
-
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
+        pool = self.pool
         h = self.encoder(batch)
         edge_attr = None
         if self.edge_enc is not None:
@@ -345,11 +367,11 @@ class OGBMolNet(nn.Module):
                 nn.Sequential(nn.Linear(emb, 2 * emb), nn.BatchNorm1d(2 * emb), nn.ReLU(),
                               nn.Linear(2 * emb, emb), nn.BatchNorm1d(emb), nn.ReLU()) for _ in range(layers - 1))
         self.dropout = dropout
-        self.readout = readout
+        self.readout, self.pool = readout, readout_pool(readout)
         self.head = nn.Linear(emb, info.out_dim)
 
     def forward(self, batch) -> Tensor:
-        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+        from torch_geometric.nn import global_add_pool
 
         h = self.atoms(batch)
         size = batch.num_graphs
@@ -366,8 +388,7 @@ class OGBMolNet(nn.Module):
                 pooled = global_add_pool(h, batch.batch, size=size) + vn
                 vn = F.dropout(self._vn_update(i, pooled), self.dropout, self.training)
             h = out
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
-        return self.head(pool(h, batch.batch, size=size))
+        return self.head(self.pool(h, batch.batch, size=size))
 
     def _vn_update(self, i: int, pooled: Tensor) -> Tensor:
         """The virtual node's MLP. Batch norm cannot train on one graph; OGB's example skips such batches, here a

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gbench.models.contract import TaskInfo
-from gbench.models.graph import NodeEncoder, _edge_encoder
+from gbench.models.graph import NodeEncoder, _edge_encoder, readout_pool
 
 Norm = Literal["batch", "layer", "none"]
 Readout = Literal["sum", "mean", "max"]
@@ -126,7 +126,7 @@ class GraphTransformer(nn.Module):
         self.layers = nn.ModuleList(GraphTransformerLayer(hidden, heads, dropout, norm, residual, edges,
                                                           update_edges=i < layers - 1) for i in range(layers))
         self.in_feat_dropout = in_feat_dropout
-        self.readout = readout
+        self.readout, self.pool = readout, readout_pool(readout)
         # The authors' readout MLP: two hidden layers halving the width, ReLU between.
         self.head = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden // 4),
                                   nn.ReLU(), nn.Linear(hidden // 4, info.out_dim))
@@ -139,11 +139,7 @@ class GraphTransformer(nn.Module):
         return h
 
     def forward(self, batch) -> Tensor:
-        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
-
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
-        h = self.node_states(batch)
-        return self.head(pool(h, batch.batch, size=batch.num_graphs))
+        return self.head(self.pool(self.node_states(batch), batch.batch, size=batch.num_graphs))
 
 
 def graph_transformer(info: TaskInfo, hidden: int = 64, layers: int = 10, heads: int = 8, dropout: float = 0.0,

@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gbench.models.contract import TaskInfo
-from gbench.models.graph import _edge_encoder
+from gbench.models.graph import InputEncoder, _edge_encoder, readout_pool
 from gbench.models.mpnn import GatedGCNLayer
-from gbench.ogb_import import import_ogb
 
 
 class LapPEDeepSet(nn.Module):
@@ -101,36 +100,23 @@ class GraphGPS(nn.Module):
         if not 0 < pe_dim < hidden or hidden % heads:
             raise ValueError(f"graphgps needs 0 < pe_dim < hidden and hidden divisible by heads; got pe_dim "
                              f"{pe_dim}, hidden {hidden}, heads {heads}.")
-        if readout not in ("sum", "mean", "max"):
-            raise ValueError(f"readout must be 'sum', 'mean' or 'max', got '{readout}'")
-        width = hidden - pe_dim
-        if info.extras.get("categorical_features"):
-            self.x_enc: nn.Module | None = import_ogb("ogb.graphproppred.mol_encoder").AtomEncoder(width)
-        elif info.num_features > 0:
-            self.x_enc = nn.Linear(info.num_features, width)
-        else:
-            self.x_enc = None
-            self.const = nn.Parameter(torch.zeros(width))
+        self.pool = readout_pool(readout)
+        self.features = InputEncoder(info, hidden - pe_dim)
         self.pe = LapPEDeepSet(k, pe_dim, pe_layers)
         self.edge_enc = _edge_encoder(info, hidden, use=True)
         self.edge_const = nn.Parameter(torch.zeros(hidden)) if self.edge_enc is None else None
         self.layers = nn.ModuleList(GPSLayer(hidden, heads, dropout, attn_dropout) for _ in range(layers))
-        self.readout = readout
         self.head = nn.Linear(hidden, info.out_dim)
 
     def forward(self, batch) -> Tensor:
-        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
-
-        x = self.x_enc(batch.x) if self.x_enc is not None else self.const.expand(batch.num_nodes, -1)
-        h = torch.cat([x.float(), self.pe(batch)], dim=1)
+        h = torch.cat([self.features(batch).float(), self.pe(batch)], dim=1)
         if self.edge_enc is not None:
             e = self.edge_enc(batch.edge_attr)
         else:
             e = self.edge_const.expand(batch.edge_index.size(1), -1)
         for layer in self.layers:
             h, e = layer(h, e, batch.edge_index, batch.batch)
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
-        return self.head(pool(h, batch.batch, size=batch.num_graphs))
+        return self.head(self.pool(h, batch.batch, size=batch.num_graphs))
 
 
 def graphgps(info: TaskInfo, hidden: int = 96, layers: int = 4, heads: int = 4, dropout: float = 0.0,

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gbench.models.contract import TaskInfo
-from gbench.models.graph import NodeEncoder, Readout, _edge_encoder
+from gbench.models.graph import NodeEncoder, Readout, _edge_encoder, readout_pool
 
 
 class GINELayer(nn.Module):
@@ -100,13 +100,11 @@ class EdgeMPNN(nn.Module):
             raise ValueError(f"layers must be >= 1, got {layers}")
         if head_layers < 1:
             raise ValueError(f"head_layers must be >= 1, got {head_layers}")
-        if readout not in ("sum", "mean", "max"):
-            raise ValueError(f"readout must be 'sum', 'mean' or 'max', got '{readout}'")
         self.encoder = NodeEncoder(info, hidden)
         self.edge_enc = _edge_encoder(info, hidden, use=True)
         self.edge_const = nn.Parameter(torch.zeros(hidden)) if edge_states and self.edge_enc is None else None
         self.layers = nn.ModuleList(make_layer() for _ in range(layers))
-        self.readout = readout
+        self.readout, self.pool = readout, readout_pool(readout)
         # LRGB's head (GraphGym's layers_post_mp): `head_layers - 1` Linear-ReLU-Dropout blocks, then a linear map.
         head: list[nn.Module] = []
         for _ in range(head_layers - 1):
@@ -127,10 +125,7 @@ class EdgeMPNN(nn.Module):
         return h
 
     def forward(self, batch) -> Tensor:
-        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
-
-        pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[self.readout]
-        return self.head(pool(self.node_states(batch), batch.batch, size=batch.num_graphs))
+        return self.head(self.pool(self.node_states(batch), batch.batch, size=batch.num_graphs))
 
 
 def gine(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.0, readout: Readout = "mean",
