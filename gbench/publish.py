@@ -26,7 +26,8 @@ from gbench.errors import GbenchError
 from gbench.atomic import write_text
 from gbench.report import _extra_splits, _num, fmt, metric_label, task_deviation_items, write_leaderboard
 
-ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform"]
+ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform", "cpu",
+            "cpu_capability", "blas"]
 
 
 @dataclass

@@ -209,6 +209,36 @@ def environment(device: str) -> dict[str, Any]:
         "git_commit": git_commit(),
         "cuda": torch.version.cuda,
     }
+    env.update(_cpu_kernels())
     if device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return env
+
+
+def _cpu_kernels() -> dict[str, Any]:
+    """The CPU and the kernels chosen for it. On CPU, one thread, the same code and seeds give the same records on
+    another machine except where these differ: torch's vector kernels (`cpu_capability`, e.g. AVX2 or AVX512) and
+    the BLAS numpy's `eigh` runs on (`blas`, with the kernel family OpenBLAS picked for this CPU), which fixes the
+    basis LapPE gets within a repeated eigenvalue's eigenspace."""
+    import torch
+
+    out: dict[str, Any] = {"cpu": platform.processor() or None}
+    try:
+        with open("/proc/cpuinfo") as f:
+            out["cpu"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                              out["cpu"])
+    except OSError:
+        pass
+    try:
+        out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        out["cpu_capability"] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [f"{i.get('internal_api')} {i.get('version') or ''} {i.get('architecture') or ''}".split()
+                for i in threadpool_info() if i.get("user_api") == "blas"]
+        out["blas"] = "; ".join(" ".join(b) for b in blas) or None
+    except ImportError:  # threadpoolctl comes with scikit-learn
+        out["blas"] = None
+    return out

@@ -34,6 +34,8 @@ def test_sweep_writes_one_record_per_job_and_a_leaderboard(cli, tmp_path):
     assert set(gcn.metrics) == {"train", "val", "test"} and 0.0 <= gcn.metrics["test"]["acc"] <= 1.0
     assert gcn.num_params == 596 and gcn.cost.s_per_epoch > 0 and gcn.determinism["mode"] == "strict"
     assert gcn.environment["torch"] and gcn.model_spec["hparams"]["hidden"] == 16
+    # what makes CPU records differ between machines at the same commit: the CPU, torch's vector kernels, the BLAS
+    assert gcn.environment["cpu"] and gcn.environment["cpu_capability"] and "blas" in gcn.environment
     board = pd.read_csv(tmp_path / "leaderboard.csv")
     assert list(board.columns[:6]) == ["task", "model", "metric", "mean", "std", "n_seeds"]
     row = board[board.model == "gcn"].iloc[0]
