@@ -216,10 +216,10 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def _cpu_kernels() -> dict[str, Any]:
-    """The CPU and the kernels chosen for it. On CPU, one thread, the same code and seeds give the same records on
-    another machine except where these differ: torch's vector kernels (`cpu_capability`, e.g. AVX2 or AVX512) and
-    the BLAS numpy's `eigh` runs on (`blas`, with the kernel family OpenBLAS picked for this CPU), which fixes the
-    basis LapPE gets within a repeated eigenvalue's eigenspace."""
+    """The CPU and kernels chosen for it: what makes CPU records of the same commit, seeds and thread count differ
+    between machines. Torch's vector kernels (`cpu_capability`, e.g. AVX2 or AVX512; oneDNN dispatches on the CPU
+    too) and the BLAS under numpy's `eigh` (`blas`, with the kernel family OpenBLAS picked for this CPU), which
+    fixes the basis LapPE gets within a repeated eigenvalue's eigenspace."""
     import torch
 
     out: dict[str, Any] = {"cpu": platform.processor() or None}

@@ -25,10 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gbench.models.contract import TaskInfo
-from gbench.models.graph import NodeEncoder, _edge_encoder, readout_pool
+from gbench.models.graph import NodeEncoder, Readout, _edge_encoder, readout_pool
 
 Norm = Literal["batch", "layer", "none"]
-Readout = Literal["sum", "mean", "max"]
 
 
 def _norm(kind: Norm, width: int) -> nn.Module:
