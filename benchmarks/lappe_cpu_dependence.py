@@ -34,9 +34,12 @@ def main() -> None:
     for core in CORE_TYPES:
         env = {**os.environ, "OPENBLAS_CORETYPE": core} if core else {
             k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        out = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD], env=env, capture_output=True,
-                             text=True, check=True).stdout
-        for line in out.split("\n"):
+        done = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD], env=env, capture_output=True, text=True)
+        if done.returncode < 0:  # e.g. SIGILL: SkylakeX's AVX-512 kernels on a CPU without AVX-512
+            print(f"{core or '(default)':<20} {'-':<8} not runnable on this CPU (signal {-done.returncode})")
+            continue
+        done.check_returncode()
+        for line in done.stdout.split("\n"):
             if line.strip():
                 graph, digest = line.split()
                 print(f"{core or '(default)':<20} {graph:<8} {digest}")
