@@ -14,13 +14,19 @@ Parts, in order (`--parts` picks some):
 - `peptides`: Peptides-func, every graph baseline of its leaderboard and `graphgps`, 3 epochs each, one job at a
   time: s/epoch and peak GPU memory (torch.cuda.max_memory_allocated) in OUT/peptides-func;
 - `symmetry`: the paper-sized `structure-symmetry` task with GCN / GAT + SPE / SignNet at the task's own protocol,
-  3 seeds (the structure-paper suite's jobs: its `--out` can take these records), into OUT/structure-paper.
+  3 seeds (the structure-paper suite's jobs: its `--out` can take these records), into OUT/structure-paper;
+- `regression-pe`: the paper-sized `structure-spectral-gap` and `structure-bridges` with GCN / GAT + SignNet / SPE
+  at the tasks' own protocol (the structure-paper suite's jobs), seed 0 of every row first, then seeds 1-4 with
+  what is left of the limit, into OUT/structure-paper;
+- `ncnc-pubmed`: NCNC on `pubmed-link-70-10-20` (the split NCN's code uses in effect), the task's 10 seeds at its
+  protocol, into OUT/link-ncnc-pubmed-70-10-20.
 
     GBENCH_DATA=DATA_ROOT python benchmarks/gpu_check.py --out gpu-check [--parts default,peptides]
         [--part-seconds 120] [--limit peptides=150 ...] [--workers 8]
 
-The data root needs `lrgb/peptides-functional` (peptides) and `Planetoid/Cora` (harness); the other parts are
-generated tasks. Everything a part prints goes to OUT/<part>.log, its last lines to the terminal; the comparisons
+The data root needs `lrgb/peptides-functional` (peptides), `Planetoid/Cora` (harness) and `Planetoid/PubMed`
+(ncnc-pubmed); the other parts are generated tasks. Two invocations with different parts and `--out` can share
+one GPU at once; `--threads` then keeps their workers within the cores. Everything a part prints goes to OUT/<part>.log, its last lines to the terminal; the comparisons
 and costs go to OUT/summary.txt.
 """
 
@@ -33,9 +39,10 @@ import sys
 import time
 from pathlib import Path
 
-PARTS = ("default", "strict", "harness", "peptides", "symmetry")
+PARTS = ("default", "strict", "harness", "peptides", "symmetry", "regression-pe", "ncnc-pubmed")
 PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer,graphgps"
 SYMMETRY_MODELS = "gcn-spe,gat-spe,gcn-signnet,gat-signnet"
+REGRESSION_PE_MODELS = "gcn-signnet,gat-signnet,gcn-spe,gat-spe"
 
 
 def run_part(name: str, cmd: list[str], out: Path, seconds: float, tail: int = 25) -> int | None:
@@ -96,9 +103,9 @@ def cost_lines(folder: Path) -> list[str]:
     return lines
 
 
-def threads(workers: int) -> int:
-    """torch CPU threads per worker: the cores shared out, so workers do not oversubscribe them."""
-    return max(1, (os.cpu_count() or 1) // workers)
+def threads(workers: int, given: int | None = None) -> int:
+    """torch CPU threads per worker: `given`, else the cores shared out, so workers do not oversubscribe them."""
+    return given or max(1, (os.cpu_count() or 1) // workers)
 
 
 def main() -> int:
@@ -109,6 +116,8 @@ def main() -> int:
     parser.add_argument("--limit", action="append", default=[], metavar="PART=SECONDS",
                         help="another limit for one part's commands (repeatable), e.g. peptides=150")
     parser.add_argument("--workers", type=int, default=8, help="worker processes sharing the GPU (default suite)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per worker (default: the cores shared out among --workers)")
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()
     out = Path(args.out)
@@ -142,7 +151,7 @@ def main() -> int:
     if "default" in parts:
         for side in ("a", "b"):
             run_part(f"default-{side}", gbench + ["run", "--device", dev, "--workers", str(args.workers), "--threads",
-                                                  str(threads(args.workers)),
+                                                  str(threads(args.workers, args.threads)),
                                                   "--out", str(out / f"default-{side}")], out, limits["default"])
         summary += compare_runs(out / "default-a", out / "default-b", dev)
     if "strict" in parts:
@@ -164,9 +173,25 @@ def main() -> int:
     if "symmetry" in parts:
         run_part("symmetry", gbench + ["run", "--tasks", "structure-symmetry", "--models", SYMMETRY_MODELS,
                                        "--seeds", "3", "--device", dev, "--workers", str(min(args.workers, 4)),
-                                       "--threads", str(threads(min(args.workers, 4))),
+                                       "--threads", str(threads(min(args.workers, 4), args.threads)),
                                        "--out", str(out / "structure-paper")], out, limits["symmetry"])
         summary += ["structure-symmetry, the task's protocol:"] + cost_lines(out / "structure-paper")
+    if "regression-pe" in parts:
+        start, common = time.perf_counter(), ["--tasks", "structure-spectral-gap,structure-bridges", "--models",
+                                              REGRESSION_PE_MODELS, "--device", dev, "--workers", str(args.workers),
+                                              "--threads", str(threads(args.workers, args.threads)),
+                                              "--out", str(out / "structure-paper")]
+        run_part("regression-pe", gbench + ["run", "--seeds", "1"] + common, out, limits["regression-pe"])
+        left = limits["regression-pe"] - (time.perf_counter() - start)
+        if left > 30:
+            run_part("regression-pe", gbench + ["run", "--seeds", "1-4"] + common, out, left)
+        summary += ["structure-spectral-gap and -bridges, the tasks' protocol:"] + cost_lines(out / "structure-paper")
+    if "ncnc-pubmed" in parts:
+        run_part("ncnc-pubmed", gbench + ["run", "--tasks", "pubmed-link-70-10-20", "--models", "ncnc", "--device", dev,
+                                          "--workers", str(args.workers),
+                                          "--threads", str(threads(args.workers, args.threads)),
+                                          "--out", str(out / "link-ncnc-pubmed-70-10-20")], out, limits["ncnc-pubmed"])
+        summary += ["pubmed-link-70-10-20 / ncnc, the task's protocol:"] + cost_lines(out / "link-ncnc-pubmed-70-10-20")
     text = "\n".join(summary)
     print(text)
     (out / "summary.txt").write_text(text + "\n")
