@@ -298,60 +298,7 @@ def plot(
     console.print(f"wrote {path}", highlight=False)
 
 
-results_app = typer.Typer(no_args_is_help=True, help="Inspect a results directory.")
-app.add_typer(results_app, name="results")
-
-
-def _need_records(results: Path) -> None:
-    if not (results / "records").is_dir():
-        raise GbenchError(f"{results}: no records/ folder here; give the --out directory of a `gbench run`.")
-
-
-@results_app.command("verify")
-def results_verify(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
-                   ) -> None:
-    """Check every record: readable, valid, checksum intact, in its place. Exit 1 when any file is damaged."""
-    from rich.markup import escape
-
-    from gbench.results import ResultStore
-
-    _need_records(results)
-    report = ResultStore(results).verify()
-    for path, reason in report.damaged:
-        err_console.print(f"[red]damaged[/red] {escape(str(path))}: {escape(reason)}", highlight=False,
-                          soft_wrap=True)
-    for path, reason in report.damaged_attempts:
-        err_console.print(f"[yellow]damaged superseded attempt[/yellow] {escape(str(path))}: {escape(reason)}",
-                          highlight=False, soft_wrap=True)
-    extra = f", {report.attempts} superseded attempt(s)" if report.attempts else ""
-    temps = f", {len(report.temp_files)} unfinished temp file(s) (never read as records)" if report.temp_files else ""
-    console.print(f"{report.valid} valid record(s){extra}, {len(report.damaged)} damaged{temps}", highlight=False)
-    if report.damaged:
-        raise typer.Exit(1)
-
-
-@results_app.command("seeds")
-def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
-                  ) -> None:
-    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit (and
-    the data split, where a task's seeds ran on different ones)."""
-    from rich.table import Table
-
-    from gbench.results.reader import read_results, seed_rows, splits_vary
-
-    _need_records(results)
-    rows = seed_rows(read_results(results, csv=False))
-    folds = any(r["fold"] is not None for r in rows)
-    splits = splits_vary(rows)
-    table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
-                  "test", "val", "epoch kept/run", "s/epoch", "commit")
-    for r in rows:
-        num = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("test", "val")]
-        split = ["-" if r["split"] is None else str(r["split"])] if splits else []
-        table.add_row(r["task"], r["model"], str(r["seed"]), *split, *([str(r["fold"])] if folds else []),
-                      str(r["status"]), *num, f"{r['selected_epoch']}/{r['epochs_run']}",
-                      f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-", r["commit"])
-    console.print(table)
+app.add_typer(__import__("gbench.cli_results", fromlist=["results_app"]).results_app, name="results")
 
 
 @app.command()

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from gbench.job import Job, RunOptions
@@ -56,8 +56,11 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
     `on_wait(n, holder)` when the only jobs left are held by another live sweep (`holder`: its host and pid).
     """
     from gbench.claims import ClaimBook
+    from gbench.train.progress import progress_path
 
     jobs = list(jobs)
+    if opts.progress_dir is None:  # each job's training loop keeps <results>/progress/<job id>.json while it runs
+        opts = replace(opts, progress_dir=str(store.progress_dir.resolve()))
     store.clean_stale_temps()
     initial = {j.job_id: store.existing(j.task.id, j.model.name, j.seed, j.job_id) for j in jobs}
     done = {jid for jid, r in initial.items() if r is not None and r.status in FINAL_STATUSES}
@@ -104,6 +107,7 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
         except FileExistsError as e:  # only if claims do not work on this filesystem: keep the first record
             warnings.warn(f"{e} (kept the existing record of {job.label})", stacklevel=2)
         summary.ran += 1
+        progress_path(opts.progress_dir, job.job_id).unlink(missing_ok=True)  # the record says it all now
         if record.status != "ok":  # diverged is a result (not retried), and still a failure to report
             summary.failures.append(record)
         if on_progress:

@@ -44,7 +44,7 @@ class Job:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How jobs run; none of this is part of a job's identity, all of it is recorded."""
+    """How jobs run; none of this is part of a job's identity, all of it but `progress_dir` is recorded."""
 
     device: str
     deterministic: str
@@ -52,3 +52,6 @@ class RunOptions:
     command: str | None = None
     threads: int | None = None  # torch intra-op threads per job; None keeps torch's default
     executor: str = "in-process"  # recorded as provenance in `RunRecord.worker`, never part of a result
+    # where the training loop keeps each job's live progress file (gbench.train.progress); set by the sweep's
+    # driver to <results>/progress, None (no file) elsewhere. Not recorded: it says where a job ran, not how.
+    progress_dir: str | None = None

@@ -187,6 +187,7 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
 
     from gbench.repro import NondeterminismLog, apply_determinism, environment, seed_everything
     from gbench.train.loop import Diverged
+    from gbench.train.progress import progress_path, reporting
 
     task = job.task
     started = _now()
@@ -197,7 +198,11 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
     seed_everything(job.seed)
     status, error, outcome = "ok", None, None
     t0 = time.perf_counter()
-    with NondeterminismLog(warn_always=opts.deterministic == "warn") as nondet, PeakMemory(opts.device) as memory:
+    live = progress_path(opts.progress_dir, job.job_id) if opts.progress_dir else None
+    live_info = {"task": task.id, "model": job.model.name, "seed": job.seed, "job_id": job.job_id,
+                 "device": opts.device, "started_at": started}
+    with NondeterminismLog(warn_always=opts.deterministic == "warn") as nondet, PeakMemory(opts.device) as memory, \
+            reporting(live, live_info):
         try:
             outcome = _runner(task.level)(job, opts)
         except Diverged as e:

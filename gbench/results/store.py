@@ -49,6 +49,11 @@ class ResultStore:
     def claims_dir(self) -> Path:
         return self.root / "claims"
 
+    @property
+    def progress_dir(self) -> Path:
+        """Live progress of the jobs in flight (gbench.train.progress); advisory, never read as results."""
+        return self.root / "progress"
+
     def path_for(self, task: str, model: str, seed: int, job_id: str) -> Path:
         return self.records_dir / _safe(task) / _safe(model) / f"s{seed:04d}-{job_id}.json"
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gbench.specs.schedule import cosine_with_warmup
+from gbench.train import progress
 from gbench.train.base import TrainSettings, make_optimizer
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
     train_s = eval_s = 0.0
     history: list[tuple[int, float | None, float | None]] = []
     epoch = 0
+
+    def report() -> None:  # the job's live progress file (gbench.train.progress), where there is one
+        progress.report(epoch=epoch, epochs=epochs, selected_epoch=selected, monitor=monitor,
+                        best_val=best.metrics.get("val", {}).get(metric) if best is not None else None,
+                        since_best=since_best, patience=patience, train_s=round(train_s, 3), eval_s=round(eval_s, 3))
+
     for epoch in range(1, epochs + 1):
         synchronize(device)
         t0 = time.perf_counter()
@@ -93,6 +100,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
         if not math.isfinite(loss):
             raise Diverged(epoch, loss)
         if epoch % eval_every and epoch != epochs:
+            report()
             continue
         t0 = time.perf_counter()
         ev = evaluate()
@@ -130,6 +138,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
                 best_snapshot = snapshot() if snapshot else None
             else:
                 since_best += 1
+        report()
         if patience is not None and since_best >= patience:
             break
     return LoopResult(best=best, best_snapshot=best_snapshot, selected_epoch=selected, epochs_run=epoch,

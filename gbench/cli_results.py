@@ -1,0 +1,130 @@
+"""`gbench results`: inspecting a results directory (verify, seeds, running). Parsing and printing only; registered
+on the `gbench` app by `gbench.cli`, kept apart so each file stays readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from gbench.errors import GbenchError
+
+console = Console()
+err_console = Console(stderr=True)
+
+results_app = typer.Typer(no_args_is_help=True, help="Inspect a results directory.")
+
+
+def _need_records(results: Path) -> None:
+    if not (results / "records").is_dir():
+        raise GbenchError(f"{results}: no records/ folder here; give the --out directory of a `gbench run`.")
+
+
+@results_app.command("verify")
+def results_verify(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
+                   ) -> None:
+    """Check every record: readable, valid, checksum intact, in its place. Exit 1 when any file is damaged."""
+    from rich.markup import escape
+
+    from gbench.results import ResultStore
+
+    _need_records(results)
+    report = ResultStore(results).verify()
+    for path, reason in report.damaged:
+        err_console.print(f"[red]damaged[/red] {escape(str(path))}: {escape(reason)}", highlight=False,
+                          soft_wrap=True)
+    for path, reason in report.damaged_attempts:
+        err_console.print(f"[yellow]damaged superseded attempt[/yellow] {escape(str(path))}: {escape(reason)}",
+                          highlight=False, soft_wrap=True)
+    extra = f", {report.attempts} superseded attempt(s)" if report.attempts else ""
+    temps = f", {len(report.temp_files)} unfinished temp file(s) (never read as records)" if report.temp_files else ""
+    console.print(f"{report.valid} valid record(s){extra}, {len(report.damaged)} damaged{temps}", highlight=False)
+    if report.damaged:
+        raise typer.Exit(1)
+
+
+@results_app.command("seeds")
+def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
+                  ) -> None:
+    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit (and
+    the data split, where a task's seeds ran on different ones)."""
+    from rich.table import Table
+
+    from gbench.results.reader import read_results, seed_rows, splits_vary
+
+    _need_records(results)
+    rows = seed_rows(read_results(results, csv=False))
+    folds = any(r["fold"] is not None for r in rows)
+    splits = splits_vary(rows)
+    table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
+                  "test", "val", "epoch kept/run", "s/epoch", "commit")
+    for r in rows:
+        num = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("test", "val")]
+        split = ["-" if r["split"] is None else str(r["split"])] if splits else []
+        table.add_row(r["task"], r["model"], str(r["seed"]), *split, *([str(r["fold"])] if folds else []),
+                      str(r["status"]), *num, f"{r['selected_epoch']}/{r['epochs_run']}",
+                      f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-", r["commit"])
+    console.print(table)
+
+
+def _age(stamp: str | None) -> str:
+    try:
+        then = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "-"
+    s = max(0, int((dt.datetime.now(dt.timezone.utc) - then).total_seconds()))
+    return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
+
+
+def _process(body: dict[str, Any]) -> str:
+    """Whether the job's process still runs: known on this host only."""
+    host, pid = body.get("host"), body.get("pid")
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return f"on {host}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "gone (stopped here)"
+    except PermissionError:
+        pass
+    return f"running (pid {pid})"
+
+
+@results_app.command("running")
+def results_running(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
+                    ) -> None:
+    """Jobs in flight (or killed in flight): epoch reached, the epoch kept so far and its validation value,
+    patience used, s/epoch so far, and whether the process still runs. Read from RESULTS/progress/, which each
+    job's training loop keeps up to date (at most every 5 s) until its record is written."""
+    from gbench.results import ResultStore
+    from gbench.train.progress import read_progress
+
+    if not results.is_dir():
+        raise GbenchError(f"{results}: no such folder; give the --out directory of a `gbench run`.")
+    store = ResultStore(results)
+    jobs = read_progress(store.progress_dir)
+    if not jobs:
+        console.print(f"no job in flight in {results}: {store.progress_dir} holds no progress file (a job's file "
+                      "is removed once its record is written).", highlight=False)
+        return
+    for b in jobs:
+        epoch = b.get("epoch") or 0
+        spent = (b.get("train_s") or 0.0) + (b.get("eval_s") or 0.0)
+        val = b.get("best_val")
+        parts = [f"epoch {epoch} of {b.get('epochs')}"]
+        if b.get("selected_epoch") and val is not None:
+            parts.append(f"kept {b['selected_epoch']} (val {val:.4f})")
+        if b.get("patience"):
+            parts.append(f"patience {b.get('since_best', 0)}/{b['patience']}")
+        if epoch:
+            parts.append(f"{spent / epoch:.2f} s/epoch")
+        done = store.existing(str(b.get("task")), str(b.get("model")), int(b.get("seed") or 0), str(b.get("job_id")))
+        parts += [f"updated {_age(b.get('updated_at'))}",
+                  "finished (record written)" if done is not None else _process(b)]
+        console.print(f"{b.get('task')} / {b.get('model')} / seed {b.get('seed')}: " + ", ".join(parts),
+                      highlight=False)
