@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 PARTS = ("default", "strict", "harness", "peptides", "symmetry", "regression-pe", "ncnc-pubmed")
-PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer,graphgps,gcn-tuned"
+PEPTIDES_MODELS = "gcn,gine,gatedgcn,gps,graph-transformer,graphgps,gcn-tuned,transformer-lappe"
 SYMMETRY_MODELS = "gcn-spe,gat-spe,gcn-signnet,gat-signnet"
 REGRESSION_PE_MODELS = "gcn-signnet,gat-signnet,gcn-spe,gat-spe"
 

@@ -126,3 +126,48 @@ def test_combinatorial_laplacian_eigenvalues_of_a_cycle():
     assert vecs.shape == (6, 8) and torch.allclose(vecs[:, :6].T @ vecs[:, :6], torch.eye(6), atol=1e-5)
     sym, _ = laplacian_eigenpairs(ring, 6, 6)
     assert sym[0].tolist() == pytest.approx([0, 0.5, 0.5, 1.5, 1.5, 2], abs=1e-5)  # the normalized one, as before
+
+
+def test_transformer_lappe_spec_is_lrgbs_configuration_with_its_parameter_count():
+    from gbench.specs import load_model, load_task
+    from gbench.specs.resolution import resolve_model
+
+    task = load_task("peptides-func")
+    model = resolve_model(load_model("transformer-lappe", "graph"), task)
+    assert (model.optim.name, model.optim.lr, model.optim.weight_decay) == ("adamw", 0.0003, 0.0)
+    assert (model.train.epochs, model.train.batch_size, model.train.grad_clip) == (500, 128, None)
+    schedule = model.train.lr_schedule  # LRGB's reduce_on_plateau
+    assert (schedule.name, schedule.gamma, schedule.patience, schedule.min_lr) == ("plateau", 0.5, 20, 1e-5)
+    assert model.transforms == ["eig:10:comb"] and model.hparams["local"] == "none"
+    assert task.reference["transformer-lappe"].value == 0.6326
+    # LRGB's aggr_results give 488,426: AtomEncoder 173 x 104 = 17,992, LapPE 624, BondEncoder 13 x 120 = 1,560,
+    # per layer attention 58,080 + 3 batch norms 720 + feed-forward 57,960, times 4, head 1,210. Here the unread
+    # Bond encoder and each layer's unread first batch norm are not built, and OGB 1.3.6 has 174 atom categories.
+    assert count_parameters(graphgps(PEPTIDES_INFO, **model.hparams)) == 488_426 - 1_560 - 4 * 240 + 104
+
+
+def test_without_a_local_model_the_layers_are_attention_alone_and_never_read_edges():
+    from torch_geometric.data import Batch
+
+    torch.manual_seed(0)
+    model = graphgps(INFO, hidden=16, heads=2, pe_dim=4, local="none")
+    assert model.edge_enc is None and model.edge_const is None
+    assert all(layer.local is None and layer.norm_local is None for layer in model.layers)
+    model = _trained_eval(model)
+    a, b = _graph(1), _graph(2, n=9)
+    other = [g.clone() for g in (a, b)]
+    for g in other:
+        g.edge_attr = torch.randn_like(g.edge_attr) * 10
+    torch.testing.assert_close(model(Batch.from_data_list([a, b])), model(Batch.from_data_list(other)))
+    with pytest.raises(ValueError, match="local 'gine' is not one of gatedgcn, none"):
+        graphgps(INFO, local="gine")
+
+
+def test_transformer_lappe_runs_end_to_end(cli, tmp_path):
+    from gbench.results import ResultStore, read_record
+
+    result = cli("run", "--tasks", "colour-motifs", "--models", "transformer-lappe", "--seeds", "1", "--set",
+                 "train.epochs=2", "--set", "hidden=32", "--out", tmp_path / "o")
+    assert result.code == 0, result
+    (rec,) = [read_record(p) for p in ResultStore(tmp_path / "o").record_paths()]
+    assert rec.status == "ok" and rec.epochs_run == 2 and rec.model_spec["hparams"]["local"] == "none"

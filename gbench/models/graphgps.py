@@ -14,6 +14,11 @@ network of the paper's Peptides-func row (0.6535 ± 0.0041):
   hidden, ReLU) with a residual connection and batch norm. The GatedGCN layer's edge states carry to the next;
 - mean pooling and one linear layer (GraphGym's graph head with `layers_post_mp: 1`).
 
+With `local: none` the GPS layer has no local model (GraphGPS's `layer_type: None+Transformer`): attention, its
+residual and batch norm, then the feed-forward block. That is LRGB's Transformer+LapPE (the `transformer-lappe`
+spec), whose Bond edge encoder and first batch norm of each layer are built by GraphGPS but never read; they are
+not built here.
+
 The LapPE reads the `eig:K:comb` transform's eigenpairs of the combinatorial Laplacian D - A (`laplacian_norm:
 none`, `max_freqs: 10`): for each node and eigenpair k, (v_k[node], lambda_k) -> Linear(2, 2 pe_dim) -> ReLU ->
 Linear(2 pe_dim, pe_dim) -> ReLU, padded pairs (k >= the graph's node count) zeroed, then summed over k. In
@@ -22,6 +27,8 @@ GraphGPS draws it.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -62,26 +69,29 @@ class LapPEDeepSet(nn.Module):
 
 
 class GPSLayer(nn.Module):
-    """One GraphGPS layer with local GatedGCN and global multi-head attention (see the module docstring).
-    forward(x [N, hidden], e [E, hidden], edge_index, batch vector) -> (x', e')."""
+    """One GraphGPS layer with local GatedGCN (none with `local=False`) and global multi-head attention (see the
+    module docstring). forward(x [N, hidden], e [E, hidden] or None, edge_index, batch vector) -> (x', e')."""
 
-    def __init__(self, hidden: int, heads: int, dropout: float, attn_dropout: float) -> None:
+    def __init__(self, hidden: int, heads: int, dropout: float, attn_dropout: float, local: bool = True) -> None:
         super().__init__()
-        self.local = GatedGCNLayer(hidden, dropout, residual=True, batch_norm=True)
+        self.local = GatedGCNLayer(hidden, dropout, residual=True, batch_norm=True) if local else None
+        self.norm_local = nn.BatchNorm1d(hidden) if local else None
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=attn_dropout, batch_first=True)
-        self.norm_local, self.norm_attn, self.norm_out = (nn.BatchNorm1d(hidden) for _ in range(3))
+        self.norm_attn, self.norm_out = nn.BatchNorm1d(hidden), nn.BatchNorm1d(hidden)
         self.ff1, self.ff2 = nn.Linear(hidden, 2 * hidden), nn.Linear(2 * hidden, hidden)
         self.dropout = dropout
 
-    def forward(self, x: Tensor, e: Tensor, edge_index: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, e: Tensor | None, edge_index: Tensor, batch: Tensor) -> tuple[Tensor, Tensor | None]:
         from torch_geometric.utils import to_dense_batch
 
-        h_local, e = self.local(x, edge_index, e)
-        h_local = self.norm_local(h_local)
+        h_local = None
+        if self.local is not None:
+            h_local, e = self.local(x, edge_index, e)
+            h_local = self.norm_local(h_local)
         dense, mask = to_dense_batch(x, batch)
         h_attn = self.attn(dense, dense, dense, key_padding_mask=~mask, need_weights=False)[0][mask]
         h_attn = self.norm_attn(x + F.dropout(h_attn, self.dropout, self.training))
-        h = h_local + h_attn
+        h = h_attn if h_local is None else h_local + h_attn
         ff = F.dropout(F.relu(self.ff1(h)), self.dropout, self.training)
         h = self.norm_out(h + F.dropout(self.ff2(ff), self.dropout, self.training))
         return h, e
@@ -91,7 +101,7 @@ class GraphGPS(nn.Module):
     """Atom (or feature) encoder + LapPE -> GPS layers -> readout -> linear head (see the module docstring)."""
 
     def __init__(self, info: TaskInfo, hidden: int, layers: int, heads: int, dropout: float, attn_dropout: float,
-                 pe_dim: int, pe_layers: int, readout: str) -> None:
+                 pe_dim: int, pe_layers: int, readout: str, local: str = "gatedgcn") -> None:
         super().__init__()
         k = info.extras.get("eig")
         if not k:
@@ -100,28 +110,35 @@ class GraphGPS(nn.Module):
         if not 0 < pe_dim < hidden or hidden % heads:
             raise ValueError(f"graphgps needs 0 < pe_dim < hidden and hidden divisible by heads; got pe_dim "
                              f"{pe_dim}, hidden {hidden}, heads {heads}.")
+        if local not in ("gatedgcn", "none"):
+            raise ValueError(f"graphgps: local '{local}' is not one of gatedgcn, none; set it so in the model spec.")
         self.pool = readout_pool(readout)
         self.features = InputEncoder(info, hidden - pe_dim)
         self.pe = LapPEDeepSet(k, pe_dim, pe_layers)
-        self.edge_enc = _edge_encoder(info, hidden, use=True)
-        self.edge_const = nn.Parameter(torch.zeros(hidden)) if self.edge_enc is None else None
-        self.layers = nn.ModuleList(GPSLayer(hidden, heads, dropout, attn_dropout) for _ in range(layers))
+        self.uses_edges = local == "gatedgcn"  # attention alone never reads edge states
+        self.edge_enc = _edge_encoder(info, hidden, use=True) if self.uses_edges else None
+        self.edge_const = nn.Parameter(torch.zeros(hidden)) if self.uses_edges and self.edge_enc is None else None
+        self.layers = nn.ModuleList(GPSLayer(hidden, heads, dropout, attn_dropout, local=self.uses_edges)
+                                    for _ in range(layers))
         self.head = nn.Linear(hidden, info.out_dim)
 
     def forward(self, batch) -> Tensor:
         h = torch.cat([self.features(batch).float(), self.pe(batch)], dim=1)
         if self.edge_enc is not None:
             e = self.edge_enc(batch.edge_attr)
-        else:
+        elif self.edge_const is not None:
             e = self.edge_const.expand(batch.edge_index.size(1), -1)
+        else:
+            e = None
         for layer in self.layers:
             h, e = layer(h, e, batch.edge_index, batch.batch)
         return self.head(self.pool(h, batch.batch, size=batch.num_graphs))
 
 
 def graphgps(info: TaskInfo, hidden: int = 96, layers: int = 4, heads: int = 4, dropout: float = 0.0,
-             attn_dropout: float = 0.5, pe_dim: int = 16, pe_layers: int = 2, readout: str = "mean") -> nn.Module:
-    """GraphGPS with GatedGCN + Transformer layers and a DeepSet LapPE; the defaults are GraphGPS's
-    peptides-func-GPS.yaml (dim_hidden 96, 4 layers, 4 heads, dropout 0, attention dropout 0.5, LapPE dim_pe 16
-    with 2 DeepSet layers, mean pooling)."""
-    return GraphGPS(info, hidden, layers, heads, dropout, attn_dropout, pe_dim, pe_layers, readout)
+             attn_dropout: float = 0.5, pe_dim: int = 16, pe_layers: int = 2, readout: str = "mean",
+             local: Literal["gatedgcn", "none"] = "gatedgcn") -> nn.Module:
+    """GraphGPS with GatedGCN + Transformer layers (`local: none`: Transformer layers alone) and a DeepSet LapPE;
+    the defaults are GraphGPS's peptides-func-GPS.yaml (dim_hidden 96, 4 layers, 4 heads, dropout 0, attention
+    dropout 0.5, LapPE dim_pe 16 with 2 DeepSet layers, mean pooling)."""
+    return GraphGPS(info, hidden, layers, heads, dropout, attn_dropout, pe_dim, pe_layers, readout, local)
