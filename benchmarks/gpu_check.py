@@ -94,12 +94,22 @@ def compare_runs(a: Path, b: Path, dev: str) -> list[str]:
 
 
 def cost_lines(folder: Path) -> list[str]:
+    """One line per finished job (s/epoch, peak memory, epochs, parameters, headline), then one per job stopped
+    in flight at its part's limit: how far its training got (its progress file, gbench.train.progress)."""
+    from gbench.train.progress import read_progress
+
     lines = []
     for r in sorted(_records(folder), key=lambda r: (r.task, r.model, r.seed)):
         c = r.cost
         lines.append(f"  {r.task} / {r.model} / seed {r.seed} [{r.status}] on {r.device}: s/epoch {c.s_per_epoch}, "
                      f"peak {c.peak_memory_mb} MB ({c.peak_memory_kind}), epochs {r.epochs_run}, "
                      f"params {r.num_params}, headline {r.headline()}")
+    for b in read_progress(folder / "progress"):
+        epoch = b.get("epoch") or 0
+        spent = (b.get("train_s") or 0.0) + (b.get("eval_s") or 0.0)
+        lines.append(f"  {b.get('task')} / {b.get('model')} / seed {b.get('seed')} [stopped in flight]: epoch {epoch} "
+                     f"of {b.get('epochs')}, s/epoch {spent / epoch if epoch else '-'}, epoch kept "
+                     f"{b.get('selected_epoch')} (val {b.get('best_val')})")
     return lines
 
 
