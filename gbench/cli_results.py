@@ -116,7 +116,8 @@ def results_running(results: Annotated[Path, typer.Argument(help="A results dire
         epoch = b.get("epoch") or 0
         spent = (b.get("train_s") or 0.0) + (b.get("eval_s") or 0.0)
         val = b.get("best_val")
-        parts = [f"epoch {epoch} of {b.get('epochs')}"]
+        parts = ([f"setting up (data, transforms, model) since {b.get('started_at')}"] if b.get("phase") == "setup"
+                 else [f"epoch {epoch} of {b.get('epochs')}"])
         if b.get("selected_epoch") and val is not None:
             parts.append(f"kept {b['selected_epoch']} (val {val:.4f})")
         if b.get("patience"):

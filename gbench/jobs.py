@@ -187,7 +187,7 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
 
     from gbench.repro import NondeterminismLog, apply_determinism, environment, seed_everything
     from gbench.train.loop import Diverged
-    from gbench.train.progress import progress_path, reporting
+    from gbench.train.progress import progress_path, report, reporting
 
     task = job.task
     started = _now()
@@ -203,6 +203,7 @@ def run_job(job: Job, opts: RunOptions) -> RunRecord:
                  "device": opts.device, "started_at": started}
     with NondeterminismLog(warn_always=opts.deterministic == "warn") as nondet, PeakMemory(opts.device) as memory, \
             reporting(live, live_info):
+        report(phase="setup")  # until the first epoch: loading the data, transforms, building the model
         try:
             outcome = _runner(task.level)(job, opts)
         except Diverged as e:

@@ -38,6 +38,11 @@ def test_reports_are_throttled_and_nothing_is_written_outside_a_job(tmp_path):
     with progress.reporting(path, {"task": "t"}, min_interval=3600):
         _fit()
     assert json.loads(path.read_text())["epoch"] == 1  # the first report is written, the rest wait their turn
+    with progress.reporting(path, {"task": "t"}, min_interval=3600):
+        progress.report(phase="setup")
+        _fit()
+    body = json.loads(path.read_text())
+    assert (body["phase"], body["epoch"]) == ("train", 1)  # a change of phase is written despite the throttle
     progress.report(epoch=99)  # outside `reporting`: a no-op, not an error
     with progress.reporting(None, {}):
         _fit()
@@ -51,6 +56,8 @@ def test_a_sweep_keeps_a_progress_file_while_the_job_runs_and_removes_it_with_th
 
     def write(self, record):  # the driver writes the record, then removes the job's progress file
         seen[record.job_id] = sorted(p.name for p in (out / "progress").glob("*.json"))
+        body = json.loads((out / "progress" / f"{record.job_id}.json").read_text())
+        assert body["phase"] == "train" and body["epoch"] >= 1  # the change of phase is written at once
         return real_write(self, record)
 
     monkeypatch.setattr(ResultStore, "write", write)
@@ -76,8 +83,13 @@ def test_results_running_says_how_far_a_killed_job_got_and_which_finished(cli, t
     (out / "progress" / f"{finished['job_id']}.json").write_text(json.dumps({
         **common, "task": finished["task"], "model": finished["model"], "seed": finished["seed"],
         "job_id": finished["job_id"], "pid": os.getpid(), "epoch": 3, "train_s": 1.0, "eval_s": 0.5}))
+    (out / "progress" / "bbbb.json").write_text(json.dumps({
+        **common, "task": "sbm-node", "model": "gin", "seed": 0, "job_id": "bbbb", "pid": os.getpid(),
+        "phase": "setup", "started_at": "2026-12-04T16:59:00+00:00"}))
     listed = cli("results", "running", out)
     assert listed.code == 0, listed
+    assert "sbm-node / gin / seed 0: setting up (data, transforms, model) since 2026-12-04T16:59:00" in listed.out
+    assert f"running (pid {os.getpid()})" in listed.out
     lines = {line.split(":")[0]: line for line in listed.out.splitlines()}
     killed = lines["sbm-node / gat / seed 4"]
     assert "epoch 17 of 200" in killed and "kept 12 (val 0.8125)" in killed and "patience 5/30" in killed

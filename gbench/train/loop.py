@@ -87,7 +87,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
     epoch = 0
 
     def report() -> None:  # the job's live progress file (gbench.train.progress), where there is one
-        progress.report(epoch=epoch, epochs=epochs, selected_epoch=selected, monitor=monitor,
+        progress.report(phase="train", epoch=epoch, epochs=epochs, selected_epoch=selected, monitor=monitor,
                         best_val=best.metrics.get("val", {}).get(metric) if best is not None else None,
                         since_best=since_best, patience=patience, train_s=round(train_s, 3), eval_s=round(eval_s, 3))
 

@@ -2,14 +2,15 @@
 
 A record is written once, when its job ends, so a long job (an hour of NCNC on PubMed, a GPU lease that ends
 first) says nothing until then. While a sweep runs, each job's training loop also keeps
-`<results>/progress/<job id>.json` up to date: epoch reached and the epoch cap, the selected epoch so far and its
+`<results>/progress/<job id>.json` up to date (from the job's start, `phase: setup`, while it loads its data and
+builds its model; then `phase: train`): epoch reached and the epoch cap, the selected epoch so far and its
 validation value, evaluations since that best (patience), seconds spent training and evaluating, and who runs it
 (host, pid). The sweep's driver removes the file once the job's record is written; one that stays belongs to a
 job whose process was killed (its epoch count says how far it got) or to one still running.
 `gbench results running DIR` prints them.
 
 The file is advisory: written with an atomic rename, not fsynced, at most every `MIN_INTERVAL_S` seconds (and at
-the first report), so tiny jobs do not pay for it; nothing reads it to decide a result. A job run without a
+the first report and each change of phase), so tiny jobs do not pay for it; nothing reads it to decide a result. A job run without a
 progress folder (`RunOptions.progress_dir` None: `gbench verify`, the tests) reports nowhere.
 """
 
@@ -38,12 +39,14 @@ class Reporter:
         self.path, self.info = Path(path), info
         self.min_interval = MIN_INTERVAL_S if min_interval is None else min_interval
         self._last: float | None = None
+        self._phase: Any = None
 
     def update(self, **state: Any) -> None:
         now = time.monotonic()
-        if self._last is not None and now - self._last < self.min_interval:
+        changed = state.get("phase", self._phase) != self._phase  # a new phase is always written
+        if self._last is not None and now - self._last < self.min_interval and not changed:
             return
-        self._last = now
+        self._last, self._phase = now, state.get("phase", self._phase)
         body = {**self.info, **state,
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         try:
