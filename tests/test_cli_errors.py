@@ -73,6 +73,7 @@ WRONG: list = [
     (["verify", "sbm-node", "gcn", "--set", "hiddn=3"], 2, "did you mean 'hidden'?"),
     (["results", "verify", "/nonexistent/results"], 2, "no records/ folder"),
     (["results", "seeds", "/nonexistent/results"], 2, "no records/ folder"),
+    (["results", "running", "/nonexistent/results"], 2, "no such folder"),
     (["results", "bogus"], 2, "No such command 'bogus'"),
     (["bogus"], 2, "No such command 'bogus'"),
 ]
