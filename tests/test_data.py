@@ -49,6 +49,24 @@ def test_shared_root_untouched_after_loading(shared_data, tmp_path):
     assert snapshot(shared_data / "Planetoid") == before
 
 
+def test_raw_files_added_to_a_data_root_reprocess_the_cached_dataset(shared_data, tmp_path):
+    # A cache staged from a root that lacked MUTAG's node labels holds a processed MUTAG without them; PyG only
+    # checks that its processed files exist, so without the staging's invalidation the labels would never appear.
+    partial = tmp_path / "partial" / "TU" / "MUTAG" / "raw"
+    partial.mkdir(parents=True)
+    for part in ("A", "graph_indicator", "graph_labels"):
+        shutil.copyfile(shared_data / "TU" / "MUTAG" / "raw" / f"MUTAG_{part}.txt", partial / f"MUTAG_{part}.txt")
+    task = load_task("mutag").model_copy(deep=True)
+    task.dataset.params["node_features"] = "degree"
+    cache = tmp_path / "cache"
+    td = load_task_data(task, DataContext.from_env(tmp_path / "partial", cache, offline=True))
+    assert td.graphs[0].x.size(1) == 1
+    assert (cache / "datasets" / "TU" / "MUTAG" / "processed").is_dir()
+
+    td = load_task_data(load_task("mutag"), DataContext.from_env(shared_data, cache, offline=True))
+    assert td.graphs[0].x.size(1) == 7  # the one-hot node labels of the full raw folder
+
+
 def test_missing_dataset_offline_names_files_and_root(tmp_path):
     empty = tmp_path / "empty-root"
     empty.mkdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from gbench import specs
@@ -88,12 +89,12 @@ def test_node_selection_job_scores_validation_only_and_never_sees_test_labels(mo
     first = run_job(job, _opts())
     assert first.status == "ok", first.error
     assert set(first.metrics) == {"val"} and first.selection and first.fold is None and first.tuning is None
-    _permute_node_test_labels(monkeypatch, seed=1)
-    second = run_job(job, _opts())
+    with pytest.MonkeyPatch.context() as patch:  # not `monkeypatch.undo()`: that would undo conftest's env too
+        _permute_node_test_labels(patch, seed=1)
+        second = run_job(job, _opts())
     assert _selected(second) == _selected(first)
 
     # Teeth: the same permutation changes the test metric of a job that is not a trial.
-    monkeypatch.undo()
     full = dataclasses.replace(job, selection=False)
     plain = run_job(full, _opts())
     _permute_node_test_labels(monkeypatch, seed=1)
@@ -124,11 +125,11 @@ def test_graph_selection_job_on_one_fold_never_sees_test_labels(monkeypatch, sha
     first = run_job(job, _opts(shared_data))
     assert first.status == "ok", first.error
     assert set(first.metrics) == {"val"} and first.split_index == 0 and first.fold == 0
-    _permute_graph_test_labels(monkeypatch, seed=0, fold=0)
-    second = run_job(job, _opts(shared_data))
+    with pytest.MonkeyPatch.context() as patch:
+        _permute_graph_test_labels(patch, seed=0, fold=0)
+        second = run_job(job, _opts(shared_data))
     assert _selected(second) == _selected(first)
 
-    monkeypatch.undo()
     full = dataclasses.replace(job, selection=False)
     plain = run_job(full, _opts(shared_data))
     _permute_graph_test_labels(monkeypatch, seed=0, fold=0)

@@ -114,13 +114,21 @@ def copy_raw_files(src_dir: Path | None, dst_dir: Path, names: Iterable[str]) ->
     return missing
 
 
-def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("processed",)) -> None:
-    """Mirror a raw dataset folder into the cache (files only, skipping processed outputs)."""
+def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("processed",)) -> list[Path]:
+    """Mirror a raw dataset folder into the cache (files only, skipping processed outputs); return the files it
+    copied, relative to `dst_dir`. When it copies any, the cache's `processed/` folder is removed: it was made from
+    fewer raw files (PyG's TUDataset, for one, reads node labels only if their file is there), and the library
+    would not notice, since it checks only that its processed files exist. The caller holds the cache lock."""
+    copied = []
     for src in sorted(src_dir.rglob("*")):
         rel = src.relative_to(src_dir)
-        if rel.parts and rel.parts[0] in skip or not src.is_file():
+        if rel.parts and rel.parts[0] in skip or not src.is_file() or (dst_dir / rel).exists():
             continue
         copy_raw_files(src.parent, dst_dir / rel.parent, [src.name])
+        copied.append(rel)
+    if copied and (dst_dir / "processed").is_dir():
+        shutil.rmtree(dst_dir / "processed")
+    return copied
 
 
 def unavailable(what: str, expected: Iterable[Path | str], ctx: DataContext, cause: BaseException | None = None,
