@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from gbench.data import load_task_data
+from gbench.data import clear_memory_cache, load_task_data
 from gbench.data.staging import DataContext
 from gbench.data.synthetic import generate_sbm
 from gbench.errors import DatasetUnavailable
@@ -63,8 +63,25 @@ def test_raw_files_added_to_a_data_root_reprocess_the_cached_dataset(shared_data
     assert td.graphs[0].x.size(1) == 1
     assert (cache / "datasets" / "TU" / "MUTAG" / "processed").is_dir()
 
-    td = load_task_data(load_task("mutag"), DataContext.from_env(shared_data, cache, offline=True))
-    assert td.graphs[0].x.size(1) == 7  # the one-hot node labels of the full raw folder
+    full = DataContext.from_env(shared_data, cache, offline=True)
+    clear_memory_cache()
+    assert load_task_data(load_task("mutag"), full).graphs[0].x.size(1) == 7  # one-hot labels of the full folder
+
+    # A cache from before gbench listed the raw files: every raw file already staged, the processed folder stale.
+    staged = cache / "datasets" / "TU" / "MUTAG"
+    shutil.rmtree(staged / "processed")
+    shutil.rmtree(cache / "tasks")  # gbench's finished-data cache, keyed by spec and root, not by raw content
+    shutil.copytree(staged, tmp_path / "full-raw")
+    shutil.rmtree(staged / "raw")
+    shutil.copytree(partial, staged / "raw")
+    clear_memory_cache()
+    assert load_task_data(task, DataContext.from_env(tmp_path / "partial", cache, offline=True)).graphs[0].x.size(1) == 1
+    shutil.rmtree(staged / "raw")
+    shutil.copytree(tmp_path / "full-raw" / "raw", staged / "raw")
+    (staged / ".raw-files").unlink()
+    shutil.rmtree(cache / "tasks")
+    clear_memory_cache()
+    assert load_task_data(load_task("mutag"), full).graphs[0].x.size(1) == 7
 
 
 def test_missing_dataset_offline_names_files_and_root(tmp_path):

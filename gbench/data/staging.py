@@ -116,18 +116,27 @@ def copy_raw_files(src_dir: Path | None, dst_dir: Path, names: Iterable[str]) ->
 
 def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("processed",)) -> list[Path]:
     """Mirror a raw dataset folder into the cache (files only, skipping processed outputs); return the files it
-    copied, relative to `dst_dir`. When it copies any, the cache's `processed/` folder is removed: it was made from
-    fewer raw files (PyG's TUDataset, for one, reads node labels only if their file is there), and the library
-    would not notice, since it checks only that its processed files exist. The caller holds the cache lock."""
-    copied = []
+    copied, relative to `dst_dir`.
+
+    The cache's `processed/` folder is removed unless `dst_dir/.raw-files` says it was made from the same raw files
+    (names and sizes) as the data root holds now: PyG's TUDataset, for one, reads node labels only if their file is
+    there, and the library would not notice a folder made from fewer files, since it checks only that its processed
+    files exist. A cache from before this listing is reprocessed once. The caller holds the cache lock."""
+    copied, listing = [], []
     for src in sorted(src_dir.rglob("*")):
         rel = src.relative_to(src_dir)
-        if rel.parts and rel.parts[0] in skip or not src.is_file() or (dst_dir / rel).exists():
+        if rel.parts and rel.parts[0] in skip or not src.is_file():
             continue
-        copy_raw_files(src.parent, dst_dir / rel.parent, [src.name])
-        copied.append(rel)
-    if copied and (dst_dir / "processed").is_dir():
-        shutil.rmtree(dst_dir / "processed")
+        listing.append(f"{rel.as_posix()}\t{src.stat().st_size}")
+        if not (dst_dir / rel).exists():
+            copy_raw_files(src.parent, dst_dir / rel.parent, [src.name])
+            copied.append(rel)
+    manifest, text = dst_dir / ".raw-files", "\n".join(listing) + "\n"
+    if not manifest.is_file() or manifest.read_text() != text:
+        shutil.rmtree(dst_dir / "processed", ignore_errors=True)
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(manifest) as tmp:
+            tmp.write_text(text)
     return copied
 
 
