@@ -84,6 +84,25 @@ def test_raw_files_added_to_a_data_root_reprocess_the_cached_dataset(shared_data
     assert load_task_data(load_task("mutag"), full).graphs[0].x.size(1) == 7
 
 
+def test_staging_recopies_a_raw_file_whose_size_changed_and_keeps_processed_when_nothing_did(tmp_path):
+    from gbench.data.staging import copy_raw_tree
+
+    src, dst = tmp_path / "root" / "X", tmp_path / "cache" / "X"
+    (src / "raw").mkdir(parents=True)
+    (src / "raw" / "a.txt").write_text("new content")
+    (src / "processed").mkdir()  # a processed folder in the root is never copied
+    (src / "processed" / "data.pt").write_text("root's")
+    assert copy_raw_tree(src, dst) == [Path("raw/a.txt")]
+    (dst / "processed").mkdir()
+    (dst / "processed" / "data.pt").write_text("made from new content")
+    assert copy_raw_tree(src, dst) == [] and (dst / "processed" / "data.pt").is_file()
+
+    (src / "raw" / "a.txt").write_text("rebuilt, longer content")
+    assert copy_raw_tree(src, dst) == [Path("raw/a.txt")]
+    assert (dst / "raw" / "a.txt").read_text() == "rebuilt, longer content"
+    assert not (dst / "processed").exists()
+
+
 def test_missing_dataset_offline_names_files_and_root(tmp_path):
     empty = tmp_path / "empty-root"
     empty.mkdir()
