@@ -3,6 +3,7 @@ missing files are named, generated graphs are pure functions of their parameters
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -70,7 +71,7 @@ def test_raw_files_added_to_a_data_root_reprocess_the_cached_dataset(shared_data
     # A cache from before gbench listed the raw files: every raw file already staged, the processed folder stale.
     staged = cache / "datasets" / "TU" / "MUTAG"
     shutil.rmtree(staged / "processed")
-    shutil.rmtree(cache / "tasks")  # gbench's finished-data cache, keyed by spec and root, not by raw content
+    shutil.rmtree(cache / "tasks")  # gbench's finished data for this spec and this (unchanged) root
     shutil.copytree(staged, tmp_path / "full-raw")
     shutil.rmtree(staged / "raw")
     shutil.copytree(partial, staged / "raw")
@@ -82,6 +83,22 @@ def test_raw_files_added_to_a_data_root_reprocess_the_cached_dataset(shared_data
     shutil.rmtree(cache / "tasks")
     clear_memory_cache()
     assert load_task_data(load_task("mutag"), full).graphs[0].x.size(1) == 7
+
+
+def test_a_raw_file_rewritten_in_the_data_root_is_not_served_from_the_finished_cache(shared_data, tmp_path):
+    # The same root path, one raw file rewritten in place: MUTAG's node label 0 becomes 10, so its one-hot node
+    # features widen from 7 to 10 columns (PyG one-hot encodes labels 1-10). Keyed by the root's path alone, the
+    # finished data would keep 7.
+    root = tmp_path / "root" / "TU" / "MUTAG"
+    shutil.copytree(shared_data / "TU" / "MUTAG", root)
+    ctx = DataContext.from_env(tmp_path / "root", tmp_path / "cache", offline=True)
+    assert load_task_data(load_task("mutag"), ctx).num_features == 7
+    labels = root / "raw" / "MUTAG_node_labels.txt"
+    labels.chmod(0o644)
+    labels.write_text("".join(f"{10 if v == '0' else v}\n" for v in labels.read_text().split()))
+    clear_memory_cache()
+    assert load_task_data(load_task("mutag"), ctx).num_features == 10
+    assert len(list((tmp_path / "cache" / "tasks").glob("mutag-*.pt"))) == 2
 
 
 def test_staging_recopies_a_raw_file_whose_size_changed_and_keeps_processed_when_nothing_did(tmp_path):
@@ -100,6 +117,13 @@ def test_staging_recopies_a_raw_file_whose_size_changed_and_keeps_processed_when
     (src / "raw" / "a.txt").write_text("rebuilt, longer content")
     assert copy_raw_tree(src, dst) == [Path("raw/a.txt")]
     assert (dst / "raw" / "a.txt").read_text() == "rebuilt, longer content"
+    assert not (dst / "processed").exists()
+
+    (dst / "processed").mkdir()
+    (src / "raw" / "a.txt").write_text("REBUILT, LONGER CONTENT")  # the same size, a later modification time
+    os.utime(src / "raw" / "a.txt", ns=(0, (dst / "raw" / "a.txt").stat().st_mtime_ns + 1))
+    assert copy_raw_tree(src, dst) == [Path("raw/a.txt")]
+    assert (dst / "raw" / "a.txt").read_text() == "REBUILT, LONGER CONTENT"
     assert not (dst / "processed").exists()
 
 

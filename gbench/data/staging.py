@@ -118,22 +118,24 @@ def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("proces
     """Mirror a raw dataset folder into the cache (files only, skipping processed outputs); return the files it
     copied, relative to `dst_dir`.
 
-    A file is copied when the cache lacks it or holds one of another size. The cache's `processed/` folder is
-    removed unless `dst_dir/.raw-files` says it was made from the same raw files (names and sizes) as the data root
-    holds now: PyG's TUDataset, for one, reads node labels only if their file is there, and the library would not
-    notice a folder made from fewer files, since it checks only that its processed files exist. A cache from before
-    this listing is reprocessed once. The caller holds the cache lock."""
+    A file is copied when the cache lacks it or holds one of another size or modification time (a copy keeps its
+    source's). The cache's `processed/` folder is removed unless `dst_dir/.raw-files` says it was made from the same
+    raw files (names, sizes, modification times) as the data root holds now: PyG's TUDataset, for one, reads node
+    labels only if their file is there, and the library would not notice a folder made from other files, since it
+    checks only that its processed files exist. A cache from before this listing is reprocessed once. The caller
+    holds the cache lock."""
     copied, listing = [], []
     for src in sorted(src_dir.rglob("*")):
         rel = src.relative_to(src_dir)
         if rel.parts and rel.parts[0] in skip or not src.is_file():
             continue
-        size, dst = src.stat().st_size, dst_dir / rel
-        listing.append(f"{rel.as_posix()}\t{size}")
-        if not dst.is_file() or dst.stat().st_size != size:
+        st, dst = src.stat(), dst_dir / rel
+        listing.append(f"{rel.as_posix()}\t{st.st_size}\t{st.st_mtime_ns}")
+        if not dst.is_file() or (dst.stat().st_size, dst.stat().st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp:
-                shutil.copyfile(src, tmp)
+                shutil.copyfile(src, tmp)  # not copy2: the root's read-only mode would follow it into the cache
+                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             copied.append(rel)
     manifest, text = dst_dir / ".raw-files", "\n".join(listing) + "\n"
     if not manifest.is_file() or manifest.read_text() != text:
