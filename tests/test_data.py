@@ -100,6 +100,13 @@ def test_a_raw_file_rewritten_in_the_data_root_is_not_served_from_the_finished_c
     assert load_task_data(load_task("mutag"), ctx).num_features == 10
     assert len(list((tmp_path / "cache" / "tasks").glob("mutag-*.pt"))) == 2
 
+    # A cache inside the data root: gbench's own writes there do not count as a change of the root.
+    inside = DataContext.from_env(tmp_path / "root", tmp_path / "root" / "cache", offline=True)
+    for _ in range(2):
+        clear_memory_cache()
+        load_task_data(load_task("mutag"), inside)
+    assert len(list((tmp_path / "root" / "cache" / "tasks").glob("mutag-*.pt"))) == 1
+
 
 def test_staging_recopies_a_raw_file_whose_size_changed_and_keeps_processed_when_nothing_did(tmp_path):
     from gbench.data.staging import copy_raw_tree

@@ -85,10 +85,11 @@ def _source_fingerprint(source: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _root_fingerprint(root) -> str:
+def _root_fingerprint(root, cache) -> str:
     """sha256 of the data root's file listing (path, size and modification time of every file): a raw file added,
     removed or rewritten under the root changes it, so finished data made from the old files is never served. One
-    stat per file on each call of `load_task_data` (the 150 files of the shared data root: under 10 ms)."""
+    stat per file on each call of `load_task_data` (the 150 files of the shared data root: under 10 ms). A cache
+    inside the root is left out of the listing, or gbench's own writes there would change it."""
     import hashlib
     from pathlib import Path
 
@@ -96,7 +97,7 @@ def _root_fingerprint(root) -> str:
         return ""
     digest = hashlib.sha256()
     for path in sorted(Path(root).rglob("*")):
-        if path.is_file():
+        if path.is_file() and not path.is_relative_to(cache):
             st = path.stat()
             digest.update(f"{path.relative_to(root).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
@@ -148,7 +149,7 @@ def load_task_data(task: TaskSpec, ctx: DataContext):
                        "dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
                        "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
                        "loader": _source_fingerprint(source) if source in source_table() else "",
-                       "raw": "" if source in GENERATED else _root_fingerprint(ctx.data_root)})
+                       "raw": "" if source in GENERATED else _root_fingerprint(ctx.data_root, ctx.cache_dir)})
     with _lock:
         if key not in _cache:
             _cache[key] = _finished_cache(task, ctx, key)
