@@ -88,8 +88,8 @@ def _source_fingerprint(source: str) -> str:
 def _root_fingerprint(root, cache) -> str:
     """sha256 of the data root's file listing (path, size and modification time of every file): a raw file added,
     removed or rewritten under the root changes it, so finished data made from the old files is never served. One
-    stat per file on each call of `load_task_data` (the 150 files of the shared data root: under 10 ms). A cache
-    inside the root is left out of the listing, or gbench's own writes there would change it."""
+    stat per file, once per task and process. A cache inside the root is left out of the listing, or gbench's own
+    writes there would change it."""
     import hashlib
     from pathlib import Path
 
@@ -144,15 +144,16 @@ def load_task_data(task: TaskSpec, ctx: DataContext):
     # Loaders read the task's id, level and target as well as its dataset and split (a generated task seeds its
     # graphs with its id); its protocol and references never change the data. A loader that reads the data root
     # also depends on the files there (a raw file replaced in place keeps the root's path).
+    # The root's listing is read on a miss of this process's memory only (clear_memory_cache() to read it again).
     source = task.dataset.source
     key = stable_hash({"id": task.id, "level": task.level, "target": task.target,
                        "dataset": task.dataset.model_dump(mode="json"), "split": task.split.model_dump(mode="json"),
                        "root": str(ctx.data_root), "cache": str(ctx.cache_dir),
-                       "loader": _source_fingerprint(source) if source in source_table() else "",
-                       "raw": "" if source in GENERATED else _root_fingerprint(ctx.data_root, ctx.cache_dir)})
+                       "loader": _source_fingerprint(source) if source in source_table() else ""})
     with _lock:
         if key not in _cache:
-            _cache[key] = _finished_cache(task, ctx, key)
+            raw = "" if source in GENERATED else _root_fingerprint(ctx.data_root, ctx.cache_dir)
+            _cache[key] = _finished_cache(task, ctx, stable_hash({"spec": key, "raw": raw}))
         return _cache[key]
 
 

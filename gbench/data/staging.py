@@ -131,7 +131,8 @@ def copy_raw_tree(src_dir: Path, dst_dir: Path, skip: tuple[str, ...] = ("proces
             continue
         st, dst = src.stat(), dst_dir / rel
         listing.append(f"{rel.as_posix()}\t{st.st_size}\t{st.st_mtime_ns}")
-        if not dst.is_file() or (dst.stat().st_size, dst.stat().st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        have = dst.stat() if dst.is_file() else None
+        if have is None or (have.st_size, have.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp:
                 shutil.copyfile(src, tmp)  # not copy2: the root's read-only mode would follow it into the cache
