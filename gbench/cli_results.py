@@ -51,8 +51,9 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
 @results_app.command("seeds")
 def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
                   ) -> None:
-    """One line per record: each seed's test and validation value, the epoch kept, s/epoch and gbench commit (and
-    the data split, where a task's seeds ran on different ones)."""
+    """One line per record: each seed's test value (one column per test split where a task has several, such as
+    near- and far-OOD), validation value, the epoch kept, s/epoch and gbench commit (and the data split, where a
+    task's seeds ran on different ones)."""
     from rich.table import Table
 
     from gbench.results.reader import read_results, seed_rows, splits_vary
@@ -61,10 +62,12 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
     rows = seed_rows(read_results(results, csv=False))
     folds = any(r["fold"] is not None for r in rows)
     splits = splits_vary(rows)
+    others = list(dict.fromkeys(name for r in rows for name in r["other_tests"]))
     table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
-                  "test", "val", "epoch kept/run", "s/epoch", "commit")
+                  "test", *others, "val", "epoch kept/run", "s/epoch", "commit")
     for r in rows:
-        num = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("test", "val")]
+        values = [r["test"], *(r["other_tests"].get(name) for name in others), r["val"]]
+        num = [f"{v:.4f}" if v is not None else "-" for v in values]
         split = ["-" if r["split"] is None else str(r["split"])] if splits else []
         table.add_row(r["task"], r["model"], str(r["seed"]), *split, *([str(r["fold"])] if folds else []),
                       str(r["status"]), *num, f"{r['selected_epoch']}/{r['epochs_run']}",

@@ -328,3 +328,21 @@ def test_results_seeds_lists_every_record_with_the_values_the_leaderboard_averag
         assert abs(sum(tests) / len(tests) - row["mean"]) < 1e-4  # the values the row's mean is of
     missing = cli("results", "seeds", results / "nowhere")
     assert missing.code == 2 and "no records/ folder" in missing.err
+
+
+def test_results_seeds_lists_each_test_split_of_a_task_with_several(cli):
+    # A committed page's records (structural task: ID, near- and far-OOD test splits): one column per test split,
+    # whose per-seed values average to the page's CSV.
+    runs = Path(__file__).resolve().parents[1] / "leaderboards" / "runs" / "structure-paper-signnet-5seeds"
+    listed = cli("results", "seeds", runs)
+    assert listed.code == 0, listed.out
+    header = next(line for line in listed.out.splitlines() if " seed " in line)
+    col = {name.strip(): i for i, name in enumerate(header.split("┃"))}
+    board = pd.read_csv(runs.parent.parent / "structure-paper-signnet-5seeds.csv")
+    for _, row in board.iterrows():
+        lines = [line.split("│") for line in listed.out.splitlines() if f" {row['model']} " in line]
+        assert len(lines) == 5
+        for split, mean in (("test", "mean"), ("test_near_ood", "test_near_ood_mean"),
+                            ("test_far_ood", "test_far_ood_mean")):
+            values = [float(cells[col[split]]) for cells in lines]
+            assert abs(sum(values) / 5 - row[mean]) < 1e-4

@@ -82,7 +82,8 @@ def _from_csv(path: Path) -> Results:
 def seed_rows(results: Results) -> list[dict[str, Any]]:
     """One row per record of a results directory, ordered by task, model and seed: what each seed scored and how
     it ran (the per-seed values a leaderboard's mean and std summarise). `split` is the data split the seed ran on:
-    the official split's index (tasks with several) or a random link split's seed, None where neither applies."""
+    the official split's index (tasks with several) or a random link split's seed, None where neither applies.
+    `other_tests` holds the value on each test split after the first (near- and far-OOD on the structural tasks)."""
     rows = []
     for (task, model), recs in sorted(results.groups.items()):
         for r in sorted(recs, key=lambda r: (r.seed, r.fold if r.fold is not None else -1)):
@@ -91,7 +92,8 @@ def seed_rows(results: Results) -> list[dict[str, Any]]:
                          "test": r.metrics.get(head, {}).get(r.metric), "val": r.metrics.get("val", {}).get(r.metric),
                          "selected_epoch": r.selected_epoch, "epochs_run": r.epochs_run,
                          "s_per_epoch": r.cost.s_per_epoch, "commit": str(r.environment.get("git_commit") or "")[:7],
-                         "split": r.split_index if r.split_index is not None else r.extra.get("split_seed")})
+                         "split": r.split_index if r.split_index is not None else r.extra.get("split_seed"),
+                         "other_tests": {s: r.metrics.get(s, {}).get(r.metric) for s in r.test_splits[1:]}})
     return rows
 
 
