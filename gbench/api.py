@@ -23,7 +23,7 @@ def run(tasks: str | Sequence[str] | None = None, models: str | Sequence[str] | 
         suite: str | None = None, candidates: Sequence[str] = (), seeds: int | str | Sequence[int] | None = None,
         overrides: dict[str, Any] | Sequence[str] | None = None, out: Path | str = "results",
         device: str = "auto", deterministic: str = "auto", threads: int | None = None, executor: str = "local",
-        workers: int = 1, address: str | None = None, data_root: Path | str | None = None,
+        workers: int | None = None, address: str | None = None, data_root: Path | str | None = None,
         cache_dir: Path | str | None = None, offline: bool = False, **executor_options: Any):
     """Run tasks x models x seeds (or a suite) and return the leaderboard as a pandas DataFrame.
 

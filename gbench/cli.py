@@ -45,8 +45,10 @@ def run(
     offline: Annotated[bool, typer.Option(help="Never try to download (also GBENCH_OFFLINE=1).")] = False,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads per job (default: torch's).")] = None,
     executor: Annotated[str, typer.Option(help="Where jobs run: local, ray or slurm (submitit).")] = "local",
-    workers: Annotated[int, typer.Option(help="local: worker processes (1: in this process; on CUDA one slot "
-                                              "per GPU in turn); slurm: jobs queued at once.")] = 1,
+    workers: Annotated[Optional[int], typer.Option(
+        help="local: worker processes (1: in this process; on CUDA one slot per GPU in turn; default: 1, or one "
+             "per core on CPU for a suite that says `workers: auto`, as the default one does); slurm: jobs queued "
+             "at once.")] = None,
     address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here); a head "
                                                         "started by hand may need RAY_AUTH_MODE=token set.")] = None,
     partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,

@@ -308,6 +308,18 @@ def run_options(*, device: str = "auto", deterministic: str = "auto", threads: i
                       threads=threads)
 
 
+def suite_workers(hint: str | None, *, executor: str, device: str, jobs: int) -> int:
+    """Local worker processes when --workers is not given: 1, or with a suite's `workers: auto` on CPU one per
+    usable core, at most one per job (each then gets one torch thread: `run_options`). A GPU sweep keeps 1, and
+    Ray and Slurm schedule their own."""
+    from gbench.executors import usable_cores
+    from gbench.repro import resolve_device
+
+    if hint != "auto" or executor != "local" or resolve_device(device) != "cpu":
+        return 1
+    return max(1, min(usable_cores(), jobs))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Preparing and running
 
@@ -353,20 +365,24 @@ def prepare(*, suite: str | None = None, tasks: str | Sequence[str] | None = Non
             models: str | Sequence[str] | None = None, candidates: Sequence[str] = (),
             seeds: int | str | Sequence[int] | None = None, overrides: Sequence[str] | dict[str, Any] | None = None,
             out: Path | str = "results", device: str = "auto", deterministic: str = "auto",
-            threads: int | None = None, executor: str = "local", workers: int = 1, address: str | None = None,
-            partition: str | None = None, time_limit: str | None = None, cpus_per_job: int = 1,
+            threads: int | None = None, executor: str = "local", workers: int | None = None,
+            address: str | None = None, partition: str | None = None, time_limit: str | None = None, cpus_per_job: int = 1,
             gpus_per_job: int | None = None, mem_gb: float | None = None, data_root: Path | str | None = None,
             cache_dir: Path | str | None = None, offline: bool = False, command: str | None = None) -> PreparedSweep:
-    """Plan and check a sweep (the arguments are `gbench run`'s); nothing is written but the results folder.
-    Raises GbenchError, in one sentence, for anything that would fail every job of a model or task."""
+    """Plan and check a sweep (the arguments are `gbench run`'s; workers None: the suite's `workers`, else 1);
+    nothing is written but the results folder. Raises GbenchError, in one sentence, for anything that would fail
+    every job of a model or task."""
     from gbench.executors import make_executor
 
     seeds_ = seed_list(seeds)
     sets = overrides_from(overrides)
+    plan = assemble(suite=suite, tasks=tasks, models=models, candidates=candidates, seeds=seeds_, overrides=sets)
+    if workers is None:
+        hint = None if tasks else load_suite(suite or "default").workers
+        workers = suite_workers(hint, executor=executor, device=device, jobs=len(plan.jobs))
     opts = run_options(device=device, deterministic=deterministic, threads=threads, executor=executor,
                        workers=workers, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, data_root=data_root,
                        cache_dir=cache_dir, offline=offline, command=command)
-    plan = assemble(suite=suite, tasks=tasks, models=models, candidates=candidates, seeds=seeds_, overrides=sets)
     check_plan(plan, opts, sets)
     if executor == "local":
         check_requires(plan, tasks_named=bool(tasks), models_named=bool(split_refs(models) or candidates))

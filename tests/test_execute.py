@@ -463,6 +463,34 @@ def test_local_slots_take_the_visible_gpus_in_turn(monkeypatch):
     assert gpu_slots("cpu", 2) == [None, None]
 
 
+def test_a_suite_with_workers_auto_runs_one_single_threaded_worker_per_core_unless_told(tmp_path, monkeypatch):
+    """The default suite's 47 small jobs run one per core on CPU (`workers: auto`); --workers, --threads, named
+    tasks and other suites keep their meaning, and a sweep is never given more workers than jobs."""
+    import gbench.executors
+    from gbench.specs import load_suite
+    from gbench.sweep import prepare
+
+    monkeypatch.setattr(gbench.executors, "usable_cores", lambda: 4)
+    assert load_suite("default").workers == "auto"
+
+    def plan(**kw):
+        sweep = prepare(out=tmp_path / "r", device="cpu", **kw)
+        return sweep.executor.slots, sweep.opts.threads
+
+    assert plan() == (4, 1)
+    assert plan(workers=1) == (1, None)  # in this process, torch's own threads
+    assert plan(threads=2) == (4, 2)
+    assert plan(seeds=[0], models="gin-lappe") == (4, 1)  # the suite's 4 structural tasks: 4 jobs
+    assert plan(seeds=[0], models="label-propagation") == (1, None)  # one job: one worker with every thread
+    assert plan(tasks="sbm-node", models="gcn", seeds="3") == (1, None)  # no suite named: one worker as ever
+    suite = tmp_path / "mine.yaml"
+    suite.write_text(yaml.safe_dump({"id": "mine", "tasks": ["sbm-node"], "models": ["gcn", "mlp"], "seeds": 2}))
+    assert plan(suite=str(suite)) == (1, None)
+    suite.write_text(yaml.safe_dump({"id": "mine", "tasks": ["sbm-node"], "models": ["gcn"], "workers": 3}))
+    with pytest.raises(Exception, match="workers"):
+        load_suite(str(suite))
+
+
 def test_a_record_written_by_its_worker_survives_the_driver_and_is_not_run_again(task, tmp_path):
     """Slurm workers write their own record (the driver on a login node may be gone by the time a job ends)."""
     from gbench.data.staging import DataContext

@@ -51,9 +51,16 @@ def make_executor(name: str = "local", *, workers: int = 1, device: str = "cpu",
                          max_parallel=workers if workers > 1 else 64, store_root=Path(results) if results else None)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform says, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def default_threads(workers: int) -> int:
     """torch threads per job when several jobs share this machine: its cores divided among the workers."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, usable_cores() // workers)
 
 
 def sweep_device(executor: str, device: str, gpus_per_job: int | None) -> str:

@@ -388,6 +388,9 @@ class SuiteSpec(_Strict):
     models: list[str] = Field(default_factory=list, description="one group's models")
     seeds: int | None = Field(default=None, ge=1, description="one group's seeds")
     groups: list[SuiteGroup] = Field(default_factory=list, description="several groups instead")
+    workers: Literal["auto"] | None = Field(
+        default=None, description="'auto': on CPU with the local executor and no --workers, one worker process per "
+        "core (at most one per job), each with one torch thread; for suites of many small jobs")
 
     @model_validator(mode="after")
     def _one_form(self) -> SuiteSpec:
