@@ -308,16 +308,21 @@ def run_options(*, device: str = "auto", deterministic: str = "auto", threads: i
                       threads=threads)
 
 
+AUTO_WORKER_GIB = 2  # memory per `workers: auto` process: its own torch plus a small job (0.9-1.4 GB peak RSS)
+
+
 def suite_workers(hint: str | None, *, executor: str, device: str, jobs: int) -> int:
     """Local worker processes when --workers is not given: 1, or with a suite's `workers: auto` on CPU one per
-    usable core, at most one per job (each then gets one torch thread: `run_options`). A GPU sweep keeps 1, and
-    Ray and Slurm schedule their own."""
-    from gbench.executors import usable_cores
+    usable core, at most one per job and one per AUTO_WORKER_GIB of the machine's memory (each with one torch
+    thread unless --threads says otherwise: `prepare`). A GPU sweep keeps 1, and Ray and Slurm schedule their own."""
+    from gbench.executors import machine_memory_gib, usable_cores
     from gbench.repro import resolve_device
 
     if hint != "auto" or executor != "local" or resolve_device(device) != "cpu":
         return 1
-    return max(1, min(usable_cores(), jobs))
+    memory = machine_memory_gib()
+    by_memory = int(memory // AUTO_WORKER_GIB) if memory else jobs
+    return max(1, min(usable_cores(), jobs, by_memory))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -380,6 +385,8 @@ def prepare(*, suite: str | None = None, tasks: str | Sequence[str] | None = Non
     if workers is None:
         hint = None if tasks else load_suite(suite or "default").workers
         workers = suite_workers(hint, executor=executor, device=device, jobs=len(plan.jobs))
+        if workers > 1 and threads is None:
+            threads = 1  # as the CI gate runs the default suite: its metrics, whatever the number of workers
     opts = run_options(device=device, deterministic=deterministic, threads=threads, executor=executor,
                        workers=workers, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, data_root=data_root,
                        cache_dir=cache_dir, offline=offline, command=command)

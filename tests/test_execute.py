@@ -471,6 +471,7 @@ def test_a_suite_with_workers_auto_runs_one_single_threaded_worker_per_core_unle
     from gbench.sweep import prepare
 
     monkeypatch.setattr(gbench.executors, "usable_cores", lambda: 4)
+    monkeypatch.setattr(gbench.executors, "machine_memory_gib", lambda: 64.0)
     assert load_suite("default").workers == "auto"
 
     def plan(**kw):
@@ -483,6 +484,8 @@ def test_a_suite_with_workers_auto_runs_one_single_threaded_worker_per_core_unle
     assert plan(seeds=[0], models="gin-lappe") == (4, 1)  # the suite's 4 structural tasks: 4 jobs
     assert plan(seeds=[0], models="label-propagation") == (1, None)  # one job: one worker with every thread
     assert plan(tasks="sbm-node", models="gcn", seeds="3") == (1, None)  # no suite named: one worker as ever
+    monkeypatch.setattr(gbench.executors, "machine_memory_gib", lambda: 5.0)
+    assert plan() == (2, 1)  # 2 GiB a worker: 2 on a 5 GiB machine with 4 cores
     suite = tmp_path / "mine.yaml"
     suite.write_text(yaml.safe_dump({"id": "mine", "tasks": ["sbm-node"], "models": ["gcn", "mlp"], "seeds": 2}))
     assert plan(suite=str(suite)) == (1, None)

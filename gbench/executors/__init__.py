@@ -58,6 +58,14 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def machine_memory_gib() -> float | None:
+    """This machine's physical memory in GiB, where the platform says (Linux, macOS), else None."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def default_threads(workers: int) -> int:
     """torch threads per job when several jobs share this machine: its cores divided among the workers."""
     return max(1, usable_cores() // workers)

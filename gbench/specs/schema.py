@@ -390,7 +390,8 @@ class SuiteSpec(_Strict):
     groups: list[SuiteGroup] = Field(default_factory=list, description="several groups instead")
     workers: Literal["auto"] | None = Field(
         default=None, description="'auto': on CPU with the local executor and no --workers, one worker process per "
-        "core (at most one per job), each with one torch thread; for suites of many small jobs")
+        "core (at most one per job and one per 2 GiB of memory), each with one torch thread unless --threads is given; "
+        "for suites of many small jobs")
 
     @model_validator(mode="after")
     def _one_form(self) -> SuiteSpec:
