@@ -371,8 +371,9 @@ def prepare(*, suite: str | None = None, tasks: str | Sequence[str] | None = Non
             seeds: int | str | Sequence[int] | None = None, overrides: Sequence[str] | dict[str, Any] | None = None,
             out: Path | str = "results", device: str = "auto", deterministic: str = "auto",
             threads: int | None = None, executor: str = "local", workers: int | None = None,
-            address: str | None = None, partition: str | None = None, time_limit: str | None = None, cpus_per_job: int = 1,
-            gpus_per_job: int | None = None, mem_gb: float | None = None, data_root: Path | str | None = None,
+            address: str | None = None, partition: str | None = None, time_limit: str | None = None,
+            cpus_per_job: int = 1, gpus_per_job: int | None = None, mem_gb: float | None = None,
+            data_root: Path | str | None = None,
             cache_dir: Path | str | None = None, offline: bool = False, command: str | None = None) -> PreparedSweep:
     """Plan and check a sweep (the arguments are `gbench run`'s; workers None: the suite's `workers`, else 1);
     nothing is written but the results folder. Raises GbenchError, in one sentence, for anything that would fail
