@@ -222,10 +222,19 @@ def check_schedules(jobs: Iterable[Job]) -> None:
                             "the validation loss, which link tasks do not report; use a step schedule or none.")
 
 
+def check_traces(jobs: Iterable[Job]) -> None:
+    """train.trace_every is a graph-level diagnostic: node and link runners do not trace."""
+    for job in jobs:
+        if job.model.train.trace_every is not None and job.task.level != "graph":
+            raise SpecError(f"model '{job.model.name}' on task '{job.task.id}': train.trace_every traces graph-level "
+                            f"tasks only, and this task is {job.task.level}-level; leave it unset here.")
+
+
 def check_plan(plan: SweepPlan, opts: RunOptions, overrides: Overrides | None = None) -> None:
     """Everything that would fail every job of a model or task, checked before the first one runs."""
     check_hparams(plan.jobs, overrides)
     check_schedules(plan.jobs)
+    check_traces(plan.jobs)
     check_fold_pins([j.task for j in plan.jobs], opts)
 
 

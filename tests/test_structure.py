@@ -204,6 +204,36 @@ def test_end_to_end_scale_metrics_for_a_gnn_and_a_vision_model(cli, tmp_path):
     assert {"test_near_ood_mean", "test_far_ood_mean"} <= set(board.columns)
 
 
+def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as_an_untraced_one(cli, tmp_path):
+    """train.trace_every scores the test and scale splits along the way (extra.curve) without touching training or
+    selection: the traced record's metrics and selected epoch equal the untraced one's, and the curve's values at
+    the selected epoch are the record's own test metrics. Node and link tasks refuse it before the sweep."""
+    from gbench.specs import load_task
+
+    spec = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
+    spec["id"] = "structure-topology-tiny"
+    spec["dataset"]["params"]["splits"] = {k: {"graphs": g, "nodes": v["nodes"]} for (k, v), g in
+                                           zip(spec["dataset"]["params"]["splits"].items(), [96, 36, 24, 24, 24])}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    common = ["run", "--tasks", path, "--models", "gin-degree", "--seeds", "1", "--threads", "1"]
+    assert cli(*common, "--set", "train.epochs=8", "--out", tmp_path / "plain").code == 0
+    result = cli(*common, "--set", "train.epochs=8", "--set", "train.trace_every=1", "--out", tmp_path / "traced")
+    assert result.code == 0, result
+    [plain] = [read_record(p) for p in ResultStore(tmp_path / "plain").record_paths()]
+    [traced] = [read_record(p) for p in ResultStore(tmp_path / "traced").record_paths()]
+    assert traced.metrics == plain.metrics and traced.selected_epoch == plain.selected_epoch
+    curve = traced.extra["curve"]
+    assert curve["epoch"] == list(range(1, traced.epochs_run + 1)) and "curve" not in plain.extra
+    assert len(set(curve["val"])) > 1  # the model learns something, so equal records are not two constant ones
+    at = curve["epoch"].index(traced.selected_epoch)
+    for split in ("val", "test_id", "test_near_ood", "test_far_ood"):
+        assert curve[split][at] == traced.metrics[split]["accuracy"]
+    refused = cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set", "train.trace_every=1",
+                  "--out", tmp_path / "node")
+    assert refused.code == 2 and "trace_every traces graph-level tasks only" in refused.err
+
+
 def test_vision_model_starts_from_a_user_weights_file(tmp_path):
     from gbench.models.contract import TaskInfo
     from gbench.models.vision import resnet

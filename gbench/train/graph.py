@@ -145,9 +145,14 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     train_idx = split["train"]
 
     skipped = 0
+    trace_every = job.model.train.trace_every
+    traced = list(reported_parts(eval_parts, job.selection))  # the splits a trace scores: val alone in a trial
+    curve: dict[str, list] = {}
+    current_epoch = 0
 
     def batches(epoch: int):
-        nonlocal skipped
+        nonlocal skipped, current_epoch
+        current_epoch = epoch
         for batch, y in batcher.batches(train_idx, batch_size, generator):
             if batch.num_nodes < 2:
                 # A last batch holding one single-atom molecule: batch norm cannot train on one node (OGB's example
@@ -175,7 +180,14 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
 
     def evaluate() -> Evaluation:
         # Only the validation split during training; the other splits once, from the selected epoch's parameters.
-        return Evaluation(*score(["val"]))
+        if not trace_every or current_epoch % trace_every:
+            return Evaluation(*score(["val"]))
+        # A traced epoch scores every split for extra.curve; the loop (selection, patience) still sees val only.
+        evaluated, val_loss = score(traced)
+        curve.setdefault("epoch", []).append(current_epoch)
+        for name in traced:
+            curve.setdefault(name, []).append(evaluated[name][task.metric.name])
+        return Evaluation({"val": evaluated["val"]}, val_loss)
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -189,7 +201,8 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index,
-                   extra={"skipped_single_node_batches": skipped} if skipped else {})
+                   extra={**({"skipped_single_node_batches": skipped} if skipped else {}),
+                          **({"curve": curve} if curve else {})})
 
 
 def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
@@ -207,4 +220,6 @@ def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
                    eval_s=sum(o.eval_s for o in outcomes), split_index=None,
                    extra={"fold_metrics": fold_metrics, "fold_selected_epochs": [o.selected_epoch for o in outcomes],
                           "fold_epochs_run": epochs, "num_folds": len(outcomes),
-                          **({"skipped_single_node_batches": skipped} if skipped else {})})
+                          **({"skipped_single_node_batches": skipped} if skipped else {}),
+                          **({"fold_curves": [o.extra.get("curve") for o in outcomes]}
+                             if any("curve" in o.extra for o in outcomes) else {})})

@@ -1,0 +1,48 @@
+"""Print the per-epoch curves of traced runs (`--set train.trace_every=N`): each split's metric as training goes on,
+with the epoch that validation selected marked, so one can see whether the scale splits move with the in-distribution
+ones or away from them.
+
+    python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5]
+
+A diagnostic, not a selection rule: gbench selects on the validation split only, traced or not
+(tests/test_structure.py checks that a traced record equals the untraced one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gbench.results import ResultStore, read_record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, help="a results directory holding traced records")
+    parser.add_argument("--model", help="only this model's records")
+    parser.add_argument("--every", type=int, default=1, help="print every Nth traced epoch (and the selected one)")
+    args = parser.parse_args(argv)
+
+    records = [read_record(p) for p in ResultStore(args.results).record_paths()]
+    traced = sorted((r for r in records if r.status == "ok" and (r.extra or {}).get("curve")
+                     and (args.model is None or r.model == args.model)), key=lambda r: (r.task, r.model, r.seed))
+    if not traced:
+        print(f"{args.results}: no traced records (run with --set train.trace_every=N)", file=sys.stderr)
+        return 1
+    for rec in traced:
+        curve = rec.extra["curve"]
+        splits = [s for s in curve if s != "epoch"]
+        print(f"\n{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric}, selected epoch {rec.selected_epoch} "
+              f"of {rec.epochs_run} (commit {(rec.environment or {}).get('git_commit', '?')[:7]})")
+        print("epoch  " + "  ".join(f"{s:>13}" for s in splits))
+        for i, epoch in enumerate(curve["epoch"]):
+            if epoch % args.every and epoch != rec.selected_epoch:
+                continue
+            mark = " <- selected" if epoch == rec.selected_epoch else ""
+            print(f"{epoch:>5}  " + "  ".join(f"{curve[s][i]:>13.4f}" for s in splits) + mark)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
