@@ -161,6 +161,13 @@ def resolve_device(device: str) -> str:
     raise GbenchError(f"--device '{device}' is not one of auto, cpu, cuda, cuda:N.")
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform says, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> str | None:
     """The checkout's commit (`-dirty` with uncommitted changes to tracked files), read once per process: a

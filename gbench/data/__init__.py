@@ -91,15 +91,20 @@ def _root_fingerprint(root, cache) -> str:
     stat per file, once per task and process. A cache inside the root is left out of the listing, or gbench's own
     writes there would change it."""
     import hashlib
+    import os
     from pathlib import Path
 
     if root is None:
         return ""
+    root, cache = Path(root), Path(cache)
+    files = []
+    for folder, dirs, names in os.walk(root):  # a cache inside the root is not even walked
+        dirs[:] = [d for d in dirs if not (Path(folder) / d).is_relative_to(cache)]
+        files += [Path(folder) / n for n in names if (Path(folder) / n).is_file()]
     digest = hashlib.sha256()
-    for path in sorted(Path(root).rglob("*")):
-        if path.is_file() and not path.is_relative_to(cache):
-            st = path.stat()
-            digest.update(f"{path.relative_to(root).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    for path in sorted(files):
+        st = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from gbench.errors import GbenchError
+from gbench.repro import usable_cores  # noqa: F401  (re-exported: the sweep reads it here)
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -49,13 +50,6 @@ def make_executor(name: str = "local", *, workers: int = 1, device: str = "cpu",
     return SlurmExecutor(Path(results or ".") / "slurm", partition=partition, time_limit=time_limit,
                          gpus_per_job=gpus, cpus_per_job=cpus_per_job, mem_gb=mem_gb,
                          max_parallel=workers if workers > 1 else 64, store_root=Path(results) if results else None)
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity where the platform says, else the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def machine_memory_gib() -> float | None:
