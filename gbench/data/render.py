@@ -119,9 +119,8 @@ def render_processes(processes: int | None = None) -> int:
                 raise GbenchError(f"GBENCH_RENDER_PROCESSES={env!r} must be a whole number of processes, 1 or "
                                   "more; unset it to use every usable core.")
         else:
-            from gbench.repro import usable_cores
-
-            processes = usable_cores()
+            # the same count as gbench.repro.usable_cores, which this lower layer may not import
+            processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, processes)
 
 
