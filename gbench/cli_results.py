@@ -53,26 +53,52 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
                   ) -> None:
     """One line per record: each seed's test value (one column per test split where a task has several, such as
     near- and far-OOD), validation value, the epoch kept, s/epoch and gbench commit (and the data split, where a
-    task's seeds ran on different ones)."""
-    from rich.table import Table
-
-    from gbench.results.reader import read_results, seed_rows, splits_vary
+    task's seeds ran on different ones). One table per task; a status or commit that every record shares is
+    printed once above them instead of in a column, so that a sweep's seeds fit an 80-column terminal."""
+    from gbench.results.reader import read_results, seed_rows
 
     _need_records(results)
     rows = seed_rows(read_results(results, csv=False))
+    shared = {key: rows[0][key] for key in ("status", "commit") if len({r[key] for r in rows}) == 1}
+    if shared:
+        console.print(", ".join(f"{key} {value or '-'}" for key, value in shared.items()) + " (every record)",
+                      highlight=False)
+    for task in dict.fromkeys(r["task"] for r in rows):
+        console.print(f"task {task}", highlight=False)
+        console.print(_seed_table([r for r in rows if r["task"] == task], shared))
+
+
+def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
+    """`gbench results seeds`' table for one task's rows, without the columns in `shared`."""
+    from rich.table import Table
+
+    from gbench.results.reader import splits_vary
+
     folds = any(r["fold"] is not None for r in rows)
     splits = splits_vary(rows)
     others = list(dict.fromkeys(name for r in rows for name in r["other_tests"]))
-    table = Table("task", "model", "seed", *(["split"] if splits else []), *(["fold"] if folds else []), "status",
-                  "test", *others, "val", "epoch kept/run", "s/epoch", "commit")
+    from rich import box
+
+    # No vertical rules, so that 3 test splits and the commit fit 80 columns; where they do not, the model name
+    # folds onto a second line and the numbers are never cut.
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    table.add_column("model", overflow="fold", min_width=min(12, max(len(r["model"]) for r in rows)))
+    for name, shown in (("seed", True), ("split", splits), ("fold", folds), ("status", "status" not in shared)):
+        if shown:
+            table.add_column(name, no_wrap=True)
+    for name in ("test", *(n.removeprefix("test_") for n in others), "val", "kept/run", "s/epoch"):
+        table.add_column(name, no_wrap=True, min_width=len(name))
+    if "commit" not in shared:
+        table.add_column("commit", no_wrap=True, min_width=7)
     for r in rows:
         values = [r["test"], *(r["other_tests"].get(name) for name in others), r["val"]]
-        num = [f"{v:.4f}" if v is not None else "-" for v in values]
-        split = ["-" if r["split"] is None else str(r["split"])] if splits else []
-        table.add_row(r["task"], r["model"], str(r["seed"]), *split, *([str(r["fold"])] if folds else []),
-                      str(r["status"]), *num, f"{r['selected_epoch']}/{r['epochs_run']}",
-                      f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-", r["commit"])
-    console.print(table)
+        table.add_row(r["model"], str(r["seed"]), *(["-" if r["split"] is None else str(r["split"])] if splits else []),
+                      *([str(r["fold"])] if folds else []), *([] if "status" in shared else [str(r["status"])]),
+                      *(f"{v:.4f}" if v is not None else "-" for v in values),
+                      f"{r['selected_epoch']}/{r['epochs_run']}",
+                      f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-",
+                      *([] if "commit" in shared else [r["commit"]]))
+    return table
 
 
 def _age(stamp: str | None) -> str:

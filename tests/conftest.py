@@ -22,6 +22,24 @@ def missing_data(reason: str) -> None:
     pytest.skip(reason)
 
 
+def seed_tables(out: str) -> dict[str, list[dict[str, str]]]:
+    """Parse `gbench results seeds` output: for each task, one {column: cell} dict per table row."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    header: list[str] = []
+    rows: list[dict[str, str]] = []
+    for line in out.splitlines():
+        if line.startswith("task "):
+            rows = tables.setdefault(line.split()[1], [])
+            header = []
+        elif not header and line.split() and line.split()[0] == "model":
+            header = line.split()
+        elif header and line.strip() and not line.startswith("─"):
+            cells = line.split()
+            assert len(cells) == len(header), line  # a cell never wraps or vanishes
+            rows.append(dict(zip(header, cells)))
+    return tables
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "Planetoid" / "Cora" / "raw").is_dir():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import missing_data
+from conftest import missing_data, seed_tables
 
 from gbench.data.link import random_link_split, undirected, unique_pairs
 from gbench.results import ResultStore, read_record
@@ -336,8 +336,7 @@ def test_a_task_with_num_splits_gives_each_seed_its_own_split_and_records_which(
     assert records[0].metrics["test"] != records[1].metrics["test"]  # a deterministic heuristic: only the split
     listed = cli("results", "seeds", tmp_path / "o")  # says which split each seed ran on
     assert listed.code == 0, listed
-    assert [[cell.strip() for cell in line.split("│")[3:5]] for line in listed.out.splitlines()
-            if "common" in line] == [["0", "0"], ["1", "1"]]  # seed, split
+    assert [[r["seed"], r["split"]] for r in seed_tables(listed.out)[path.stem]] == [["0", "0"], ["1", "1"]]
     fixed_out = cli("run", "--tasks", "sbm-link", "--models", "common-neighbours", "--seeds", "2", "--out",
                     tmp_path / "f")
     assert fixed_out.code == 0 and "split" not in cli("results", "seeds", tmp_path / "f").out  # one split: no column

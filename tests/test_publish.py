@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_gbench
+from conftest import run_gbench, seed_tables
+from rich.console import Console
 import torch
 import yaml
 
+from gbench import cli_results
 from gbench.data import SOURCES
 from gbench.specs.params import SOURCE_PARAMS, FreeParams
 
@@ -74,7 +76,7 @@ def test_publish_keeps_the_records_as_a_results_directory_that_compare_seeds_and
     same = cli("compare", runs, results, "--fail-on-regression")
     assert same.code == 0 and "no detectable change" in same.out, same
     seeds = cli("results", "seeds", runs)
-    assert seeds.code == 0 and seeds.out.count("sbm-node") == 9, seeds
+    assert seeds.code == 0 and len(seed_tables(seeds.out)["sbm-node"]) == 9, seeds
     # Republished from its own copy (a fresh clone holds nothing else): the same page, the records untouched.
     before = (boards / "sbm-cpu.csv").read_text()
     assert cli("publish", runs, "--name", "sbm-cpu", "--dir", boards, "--force").code == 0
@@ -316,33 +318,34 @@ def test_a_scale_plot_of_many_models_draws_each_as_its_own_line_the_same_in_ever
 def test_results_seeds_lists_every_record_with_the_values_the_leaderboard_averages(cli, results):
     listed = cli("results", "seeds", results)
     assert listed.code == 0, listed.out
+    assert "status ok, commit " in listed.out.splitlines()[0]  # shared by every record: said once, no column
     board = pd.read_csv(results / "leaderboard.csv")
-    header = next(line for line in listed.out.splitlines() if " seed " in line)
-    col = {name.strip(): i for i, name in enumerate(header.split("┃"))}
     for _, row in board.iterrows():
-        lines = [line.split("│") for line in listed.out.splitlines()
-                 if f" {row['task']} " in line and f" {row['model']} " in line]
-        assert [int(cells[col["seed"]]) for cells in lines] == [0, 1, 2]  # one line per seed, in order
-        assert [int(cells[col["split"]]) for cells in lines] == [0, 1, 2]  # sbm-node: seed s on split s
-        tests = [float(cells[col["test"]]) for cells in lines]
+        lines = [cells for cells in seed_tables(listed.out)[row["task"]] if cells["model"] == row["model"]]
+        assert [int(cells["seed"]) for cells in lines] == [0, 1, 2]  # one line per seed, in order
+        assert [int(cells["split"]) for cells in lines] == [0, 1, 2]  # sbm-node: seed s on split s
+        tests = [float(cells["test"]) for cells in lines]
         assert abs(sum(tests) / len(tests) - row["mean"]) < 1e-4  # the values the row's mean is of
     missing = cli("results", "seeds", results / "nowhere")
     assert missing.code == 2 and "no records/ folder" in missing.err
 
 
-def test_results_seeds_lists_each_test_split_of_a_task_with_several(cli):
+def test_results_seeds_lists_each_test_split_of_a_task_with_several(cli, monkeypatch):
     # A committed page's records (structural task: ID, near- and far-OOD test splits): one column per test split,
-    # whose per-seed values average to the page's CSV.
+    # whose per-seed values average to the page's CSV, every cell whole in an 80-column terminal.
     runs = Path(__file__).resolve().parents[1] / "leaderboards" / "runs" / "structure-paper-signnet-5seeds"
     listed = cli("results", "seeds", runs)
     assert listed.code == 0, listed.out
-    header = next(line for line in listed.out.splitlines() if " seed " in line)
-    col = {name.strip(): i for i, name in enumerate(header.split("┃"))}
     board = pd.read_csv(runs.parent.parent / "structure-paper-signnet-5seeds.csv")
     for _, row in board.iterrows():
-        lines = [line.split("│") for line in listed.out.splitlines() if f" {row['model']} " in line]
+        lines = [cells for cells in seed_tables(listed.out)[row["task"]] if cells["model"] == row["model"]]
         assert len(lines) == 5
-        for split, mean in (("test", "mean"), ("test_near_ood", "test_near_ood_mean"),
-                            ("test_far_ood", "test_far_ood_mean")):
-            values = [float(cells[col[split]]) for cells in lines]
+        for split, mean in (("test", "mean"), ("near_ood", "test_near_ood_mean"), ("far_ood", "test_far_ood_mean")):
+            values = [float(cells[split]) for cells in lines]
             assert abs(sum(values) / 5 - row[mean]) < 1e-4
+    # Records of several commits keep a commit column, and still fit 80 columns without cutting a cell.
+    monkeypatch.setattr(cli_results, "console", Console(width=80, force_terminal=False))
+    mixed = cli("results", "seeds", runs.parent / "structure-paper-symmetry-pe")
+    assert mixed.code == 0 and max(map(len, mixed.out.splitlines())) <= 80, mixed.out
+    rows = seed_tables(mixed.out)["structure-symmetry"]
+    assert len(rows) == 13 and {len(r["commit"]) for r in rows} == {7} and {r["model"] for r in rows} >= {"gcn-spe"}
