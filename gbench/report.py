@@ -330,10 +330,41 @@ def _summary(comparison, fail_on_cost: bool) -> str:
     return head + ("; regression(s) found." if worse else "; no regression.")
 
 
+def _comparison_table(header: list[str], rows: list[list[str]], title: str | None, narrow: bool, width: int):
+    """The metrics table of `print_comparison`. Narrow: no vertical rules, numbers and verdicts at their width,
+    the relative gain dropped first where they do not fit, the task and model names sharing what is left."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, pad_edge=False, show_edge=not narrow, padding=(0, 1, 0, 0) if narrow else (0, 1),
+                  box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD)
+    gap = 2 if narrow else 3
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    names = [h for h in header if h in ("task", "model")]
+    left = width - sum(w + gap for h, w in zip(header, widths) if h not in names)
+    if narrow and left < 10 * len(names) and "%" in header:
+        i = header.index("%")
+        left += widths[i] + gap
+        header, widths, rows = header[:i] + header[i + 1:], widths[:i] + widths[i + 1:], [r[:i] + r[i + 1:]
+                                                                                          for r in rows]
+    share = {h: max(6, (left - gap * len(names)) // max(len(names), 1)) for h in names}
+    for i, h in enumerate(header):
+        text = h in ("task", "model", "metric", "cost", "verdict")
+        table.add_column(h, justify="left" if text else "right", no_wrap=narrow and h not in names,
+                         min_width=widths[i] if narrow and h not in names else None,
+                         max_width=min(share[h], widths[i]) if narrow and h in names else None,
+                         overflow="fold" if h in names or h == "verdict" else "ellipsis")
+    styles = {"worse": "red", "better": "green", "too few seeds to tell": "yellow"}
+    for row in rows:
+        style = styles.get(row[-1])
+        table.add_row(*[escape(c) for c in row[:-1]], f"[{style}]{row[-1]}[/{style}]" if style else row[-1])
+    return table
+
+
 def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     console = console or Console()
     console.print(f"base: {escape(comparison.base)}\ncandidate: {escape(comparison.candidate)}", highlight=False)
@@ -344,38 +375,28 @@ def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> No
         short = {"candidate": "cand.", "gain %": "%", "p corrected": "p corr."}
         header = [short.get(header[i], header[i]) for i in keep]
         rows = [[r[i] for i in keep] for r in rows]
-    from rich import box
-
-    table = Table(title="metrics (gain: + is better)" + (" -- all columns: --format markdown" if narrow else ""),
-                  pad_edge=False, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD)
-    # On a narrow terminal numbers and verdicts keep their width; task and model names share what is left.
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    left = console.width - sum(w + 3 for h, w in zip(header, widths) if h not in ("task", "model")) - 6
-    if narrow and left < 20 and "%" in header:  # the relative gain goes first; markdown and json keep it
-        i = header.index("%")
-        left += widths[i] + 3
-        header, widths, rows = header[:i] + header[i + 1:], widths[:i] + widths[i + 1:], [r[:i] + r[i + 1:]
-                                                                                          for r in rows]
-    names = {"task": max(6, int(left * 0.45)), "model": max(8, left - max(6, int(left * 0.45)))}
-    for i, h in enumerate(header):
-        text = h in ("task", "model", "metric", "verdict")
-        fixed = narrow and h not in names
-        table.add_column(h, justify="left" if text else "right", no_wrap=narrow,
-                         min_width=widths[i] if fixed else None,
-                         max_width=min(names[h], widths[i]) if narrow and h in names else None,
-                         overflow="ellipsis" if text and h != "verdict" else "fold")
-    styles = {"worse": "red", "better": "green", "too few seeds to tell": "yellow"}
-    for row in rows:
-        style = styles.get(row[-1])
-        table.add_row(*[escape(c) for c in row[:-1]], f"[{style}]{row[-1]}[/{style}]" if style else row[-1])
-    console.print(table)
+    title = "metrics (gain: + is better)" + (" -- all columns: --format markdown" if narrow else "")
+    if not narrow:
+        console.print(_comparison_table(header, rows, title, narrow, console.width))
+    else:  # one table per task, named above it, so that the model, the numbers and the verdict fit
+        console.print(title, style="italic", highlight=False, soft_wrap=True)
+        for task in dict.fromkeys(r[0] for r in rows):
+            console.print(f"task {escape(task)}", highlight=False, soft_wrap=True)
+            console.print(_comparison_table(header[1:], [r[1:] for r in rows if r[0] == task], None, narrow,
+                                            console.width))
     if comparison.costs:
-        costs = Table(title="cost (never a metric regression; see --fail-on-cost)", pad_edge=False)
-        for h in COST_HEADER:
-            costs.add_column(h, justify="left" if h in ("task", "model", "cost", "verdict") else "right")
-        for row in cost_rows(comparison):
-            costs.add_row(*map(escape, row))
-        console.print(costs)
+        title = "cost (never a metric regression; see --fail-on-cost)"
+        header, rows = COST_HEADER, cost_rows(comparison)
+        if not narrow:
+            console.print(_comparison_table(header, rows, title, narrow, console.width))
+        else:
+            console.print(title, style="italic", highlight=False, soft_wrap=True)
+            short = {"candidate": "cand.", "s_per_epoch": "s/epoch", "peak_memory_mb": "peak MB"}
+            header = [short.get(h, h) for h in header]
+            for task in dict.fromkeys(r[0] for r in rows):
+                console.print(f"task {escape(task)}", highlight=False, soft_wrap=True)
+                console.print(_comparison_table(header[1:], [[short.get(c, c) for c in r[1:]] for r in rows
+                                                             if r[0] == task], None, narrow, console.width))
     for title, lines in (("not compared", _unmatched_lines(comparison)), ("notes", _notes_lines(comparison)),
                          ("", comparison.notes)):
         if lines:

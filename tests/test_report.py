@@ -129,3 +129,30 @@ def test_a_copied_task_prints_its_own_deviations_not_the_catalogs(cli, shared_da
     written = (out / "leaderboard.md").read_text().split("Task deviations")[1]
     assert "- citeseer-link-70-10-20:\n  - my copy draws its split otherwise\n" in written
     assert "unseeded generator" not in written  # the catalog spec's words are not this task's
+
+
+def test_the_comparison_fits_80_columns_with_every_number_and_verdict_whole():
+    # The CI gate's own comparison (the committed reference against itself): 21 pairs over 7 tasks, and a pair of
+    # pages whose costs are compared too. At 80 columns each task is named once above its table, and no number
+    # or verdict is cut.
+    from rich.console import Console
+
+    from gbench.comparison.verdicts import compare
+    from gbench.report import comparison_rows, print_comparison
+
+    runs = REPO / "leaderboards" / "runs"
+    for base, cand in ((REPO / "leaderboards" / "ci-reference",) * 2,
+                       (runs / "structure-paper-spe-traced", runs / "structure-paper-spe-5seeds")):
+        comparison = compare(base, cand)
+        console = Console(width=80, record=True)
+        print_comparison(comparison, console)
+        text = console.export_text()
+        table = text.split("notes")[0].split("not compared")[0]
+        assert max(map(len, table.splitlines())) <= 80
+        rows = comparison_rows(comparison, compact=True)
+        assert [line.removeprefix("task ") for line in table.splitlines() if line.startswith("task ")][
+            :len({r[0] for r in rows})] == list(dict.fromkeys(r[0] for r in rows))
+        for row in rows:
+            line = next(line for line in table.splitlines() if f"{row[3]}  {row[4]}" in line)
+            assert line.rstrip().endswith(row[-1]) and row[5] in line and row[8] in line  # gain, p, verdict
+    assert "s/epoch  19.3496  13.7715  0.71x" in text  # the cost table of the second pair, whole
