@@ -13,7 +13,9 @@ from rich.console import Console
 
 from gbench.errors import GbenchError
 
+# Markdown help: a docstring's line breaks are not kept in an 80-column terminal (typer's "rich" mode keeps them).
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode="markdown",
                   help="Benchmark graph learning models on standard tasks, with fixed seeds and honest statistics.")
 console = Console()
 err_console = Console(stderr=True)
@@ -293,7 +295,7 @@ def plot(
     cost: Annotated[str, typer.Option(help="For --kind cost: time (seconds per epoch) or memory (peak MB).")
                     ] = "time",
 ) -> None:
-    """Plot a leaderboard as PNG: OUT/<kind>.png."""
+    """Plot a leaderboard as PNG: OUT/bars.png, OUT/cost.png or OUT/scale.png, as --kind says."""
     from gbench.plots import plot as run_plot
 
     path = run_plot(source, kind, out, cost=cost)

@@ -126,3 +126,37 @@ def test_every_command_has_a_wrong_value_case_above():
     covered = {" ".join(a[:2]) if a[0] == "results" else a[0] for a in map(_args, WRONG)}
     missing = [c for c in _commands() if c not in covered and c != "schema"]  # schema: its own tests
     assert not missing, f"add a wrong-argument case for: {missing}"
+
+
+def test_help_reflows_each_docstring_to_the_terminal():
+    # A docstring's own line breaks must not reach an 80-column terminal: each command's summary in the
+    # "Commands" panels (gbench --help, gbench results --help) and each description fills its lines (typer's
+    # default "rich" mode kept the docstring's breaks in the panels, leaving lines half empty).
+    from typer.testing import CliRunner
+
+    from gbench.cli import app
+
+    def filled(lines: list[str], width: int, where: str) -> None:
+        for line, following in zip(lines, lines[1:]):
+            if line.strip() and following.strip():  # within a paragraph: the next word would not have fitted
+                assert width - len(line.rstrip()) <= len(following.split()[0]) + 1, (where, line)
+
+    for group in ([], ["results"]):
+        text = CliRunner().invoke(app, [*group, "--help"], env={"COLUMNS": "80"}).output
+        panel = text.split("Commands")[1].split("╰")[0].splitlines()[1:]
+        right = max(line.rindex("│") for line in panel)
+        start = min(right - len(line[1:right].lstrip()) for line in panel if line[2] == " " and line[1:right].strip())
+        descriptions = [line[start:right] for line in panel]
+        rows: list[list[str]] = []
+        for line, cell in zip(panel, descriptions):
+            if line[2] != " ":
+                rows.append([])
+            rows[-1].append(cell)
+        assert len(rows) >= 3, text
+        for cells in rows:
+            filled(cells, right - start - 1, " ".join(["gbench", *group, "--help"]))
+    for command in _commands():
+        text = CliRunner().invoke(app, [*command.split(), "--help"], env={"COLUMNS": "80"}).output
+        about = text.split("Usage:")[1].split("╭")[0].splitlines()[1:]  # the description, under the usage line
+        assert any(line.strip() for line in about), command
+        filled(about, 80, command)
