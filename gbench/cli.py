@@ -119,43 +119,69 @@ app.command("tune")(__import__("gbench.cli_tune", fromlist=["tune"]).tune)
 
 @app.command("list")
 def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) -> None:
-    """List the catalog: tasks, models or suites."""
-    from rich.table import Table
-
+    """List the catalog: tasks, models or suites. Names are never cut; on a narrow terminal the columns that do not
+    fit are left out (and named below the table), and descriptions are cut to the width left. Suites are listed
+    as text, a line per group of tasks x models."""
     from gbench import specs
 
-    table = Table(show_lines=False)
-
-    def add_columns(*names: str) -> None:
-        for col in names:
-            if col == "description":  # takes what is left, cut with an ellipsis
-                table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=max(console.width - 75, 20))
-            elif col in ("tasks", "models", "implementation"):
-                table.add_column(col, overflow="fold", min_width=16)
-            else:
-                table.add_column(col, no_wrap=True, min_width=len(col))
-
     if what == "tasks":
-        add_columns("id", "level", "v", "dataset", "metric", "description")
+        header = ["id", "level", "metric", "dataset", "v", "description"]
+        rows = []
         for tid in specs.task_ids():
             t = specs.load_task(tid)
-            table.add_row(t.id, t.level + (f" ({t.family})" if t.family else ""), str(t.version),
-                          f"{t.dataset.source}:{t.dataset.name or ''}", t.metric.name, t.description.split(". ")[0])
+            rows.append([t.id, t.level + (f" ({t.family})" if t.family else ""), t.metric.name,
+                         f"{t.dataset.source}:{t.dataset.name or ''}", str(t.version), t.description.split(". ")[0]])
     elif what == "models":
-        add_columns("name", "level", "implementation", "description")
-        for level, name, path in specs.model_entries():
-            m = specs.load_model_file(path)
-            table.add_row(name, level, m.implementation, m.description.split(". ")[0])
-    elif what == "suites":
-        add_columns("id", "tasks", "models", "seeds", "description")
+        header = ["name", "level", "implementation", "description"]
+        rows = [[name, level, (m := specs.load_model_file(path)).implementation, m.description.split(". ")[0]]
+                for level, name, path in specs.model_entries()]
+    elif what == "suites":  # groups of lists: as wrapped text, one paragraph a suite, one line a group
+        from rich.markup import escape
+        from rich.padding import Padding
+        from rich.text import Text
+
         for sid in specs.suite_ids():
             s = specs.load_suite(sid)
-            for i, g in enumerate(s.all_groups()):
-                table.add_row(s.id if i == 0 else "", ", ".join(g.tasks), ", ".join(g.models), str(g.seeds or "task"),
-                              s.description if i == 0 else "")
+            console.print(f"[bold]{s.id}[/bold]: {escape(s.description.split('. ')[0].rstrip('.'))}.", highlight=False)
+            for g in s.all_groups():
+                seeds = "each task's protocol seeds" if g.seeds is None else f"{g.seeds} seed{'s' if g.seeds != 1 else ''}"
+                console.print(Padding(Text(f"{', '.join(g.tasks)} x {', '.join(g.models)}: {seeds}"), (0, 0, 0, 2)))
+        return
     else:
         raise GbenchError(f"gbench list '{what}': choose tasks, models or suites.")
+    table, left_out = _catalog_table(header, rows, console.width)
     console.print(table)
+    if left_out:
+        whole = "; gbench show TASK prints a task whole" if what == "tasks" else ""
+        console.print(f"not shown at this width: {', '.join(left_out)} (a wider terminal shows "
+                      f"{'it' if len(left_out) == 1 else 'them'}{whole})", highlight=False)
+
+
+def _catalog_table(header: list[str], rows: list[list[str]], width: int):
+    """A `gbench list` table for `width` columns: the first column whole, then the others in order while they fit,
+    the description last, cut with an ellipsis to what is left."""
+    from rich import box
+    from rich.table import Table
+
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    need = {i: widths[i] + 2 for i in range(len(header))}
+    description = header.index("description")
+    chosen = [0]
+    for i in range(1, len(header)):
+        if i != description and sum(need[j] for j in chosen) + need[i] + 12 <= width:
+            chosen.append(i)
+    chosen.append(description)
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    for i in chosen:
+        h = header[i]
+        if i == description:  # what is left: the table never overflows, so rich never squeezes a name column
+            left = width - sum(need[j] for j in chosen if j != description)
+            table.add_column(h, no_wrap=True, overflow="ellipsis", max_width=max(left, 10))
+        else:
+            table.add_column(h, no_wrap=True, min_width=widths[i])
+    for r in rows:
+        table.add_row(*(r[i] for i in chosen))
+    return table, [h for i, h in enumerate(header) if i not in chosen]
 
 
 @app.command()

@@ -160,3 +160,31 @@ def test_help_reflows_each_docstring_to_the_terminal():
         about = text.split("Usage:")[1].split("╭")[0].splitlines()[1:]  # the description, under the usage line
         assert any(line.strip() for line in about), command
         filled(about, 80, command)
+
+
+def test_list_names_every_task_model_and_suite_whole_in_80_columns():
+    # `gbench list` is a new user's first look at the catalog: at 80 columns every id is whole on its own line
+    # (the old table cut them to 'citeseer-link-70-10-20…' and squeezed the metric column to nothing).
+    from typer.testing import CliRunner
+
+    from gbench import specs
+    from gbench.cli import app
+
+    def listed(what: str) -> list[str]:
+        result = CliRunner().invoke(app, ["list", what], env={"COLUMNS": "80"})
+        assert result.exit_code == 0 and max(map(len, result.output.splitlines())) <= 80, result.output
+        return result.output.splitlines()
+
+    lines = listed("tasks")
+    end = next(i for i, line in enumerate(lines) if line.startswith("not shown at this width: dataset"))
+    assert lines[0].split()[:3] == ["id", "level", "metric"]
+    assert [line.split()[0] for line in lines[2:end]] == specs.task_ids()
+    cora = next(line.split() for line in lines if line.startswith("cora "))
+    assert cora[1:4] == ["node", "acc", "1"]
+    lines = listed("models")
+    end = next((i for i, line in enumerate(lines) if line.startswith("not shown")), len(lines))
+    assert sorted(line.split()[0] for line in lines[2:end]) == sorted(name for _, name, _ in specs.model_entries())
+    text = " ".join(" ".join(listed("suites")).split())
+    for sid in specs.suite_ids():
+        assert f"{sid}: " in text
+    assert "structure-bridges-cpu x resnet10-kk-quick: 1 seed" in text
