@@ -144,7 +144,8 @@ def list_(what: Annotated[str, typer.Argument(help="tasks, models or suites")]) 
             s = specs.load_suite(sid)
             console.print(f"[bold]{s.id}[/bold]: {escape(s.description.split('. ')[0].rstrip('.'))}.", highlight=False)
             for g in s.all_groups():
-                seeds = "each task's protocol seeds" if g.seeds is None else f"{g.seeds} seed{'s' if g.seeds != 1 else ''}"
+                seeds = ("each task's protocol seeds" if g.seeds is None
+                         else f"{g.seeds} seed{'s' if g.seeds != 1 else ''}")
                 console.print(Padding(Text(f"{', '.join(g.tasks)} x {', '.join(g.models)}: {seeds}"), (0, 0, 0, 2)))
         return
     else:

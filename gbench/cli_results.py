@@ -70,6 +70,7 @@ def results_seeds(results: Annotated[Path, typer.Argument(help="A results direct
 
 def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
     """`gbench results seeds`' table for one task's rows, without the columns in `shared`."""
+    from rich import box
     from rich.table import Table
 
     from gbench.results.reader import splits_vary
@@ -77,8 +78,6 @@ def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
     folds = any(r["fold"] is not None for r in rows)
     splits = splits_vary(rows)
     others = list(dict.fromkeys(name for r in rows for name in r["other_tests"]))
-    from rich import box
-
     # No vertical rules, so that 3 test splits and the commit fit 80 columns; where they do not, the model name
     # folds onto a second line and the numbers are never cut.
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)

@@ -331,7 +331,7 @@ def _summary(comparison, fail_on_cost: bool) -> str:
 
 
 def _comparison_table(header: list[str], rows: list[list[str]], title: str | None, narrow: bool, width: int):
-    """The metrics table of `print_comparison`. Narrow: no vertical rules, numbers and verdicts at their width,
+    """A table of `print_comparison` (metrics or cost). Narrow: no vertical rules, numbers and verdicts at their width,
     the relative gain dropped first where they do not fit, the task and model names sharing what is left."""
     from rich import box
     from rich.markup import escape
@@ -362,6 +362,21 @@ def _comparison_table(header: list[str], rows: list[list[str]], title: str | Non
     return table
 
 
+def _print_tables(console, title: str, header: list[str], rows: list[list[str]], narrow: bool) -> None:
+    """One table; narrow: one per task (the first column), named above it, so that the model, the numbers and
+    the verdict fit."""
+    from rich.markup import escape
+
+    if not narrow:
+        console.print(_comparison_table(header, rows, title, narrow, console.width))
+        return
+    console.print(title, style="italic", highlight=False, soft_wrap=True)
+    for task in dict.fromkeys(r[0] for r in rows):
+        console.print(f"task {escape(task)}", highlight=False, soft_wrap=True)
+        console.print(_comparison_table(header[1:], [r[1:] for r in rows if r[0] == task], None, narrow,
+                                        console.width))
+
+
 def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -376,27 +391,12 @@ def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> No
         header = [short.get(header[i], header[i]) for i in keep]
         rows = [[r[i] for i in keep] for r in rows]
     title = "metrics (gain: + is better)" + (" -- all columns: --format markdown" if narrow else "")
-    if not narrow:
-        console.print(_comparison_table(header, rows, title, narrow, console.width))
-    else:  # one table per task, named above it, so that the model, the numbers and the verdict fit
-        console.print(title, style="italic", highlight=False, soft_wrap=True)
-        for task in dict.fromkeys(r[0] for r in rows):
-            console.print(f"task {escape(task)}", highlight=False, soft_wrap=True)
-            console.print(_comparison_table(header[1:], [r[1:] for r in rows if r[0] == task], None, narrow,
-                                            console.width))
+    _print_tables(console, title, header, rows, narrow)
     if comparison.costs:
-        title = "cost (never a metric regression; see --fail-on-cost)"
-        header, rows = COST_HEADER, cost_rows(comparison)
-        if not narrow:
-            console.print(_comparison_table(header, rows, title, narrow, console.width))
-        else:
-            console.print(title, style="italic", highlight=False, soft_wrap=True)
-            short = {"candidate": "cand.", "s_per_epoch": "s/epoch", "peak_memory_mb": "peak MB"}
-            header = [short.get(h, h) for h in header]
-            for task in dict.fromkeys(r[0] for r in rows):
-                console.print(f"task {escape(task)}", highlight=False, soft_wrap=True)
-                console.print(_comparison_table(header[1:], [[short.get(c, c) for c in r[1:]] for r in rows
-                                                             if r[0] == task], None, narrow, console.width))
+        short = {"candidate": "cand.", "s_per_epoch": "s/epoch", "peak_memory_mb": "peak MB"} if narrow else {}
+        _print_tables(console, "cost (never a metric regression; see --fail-on-cost)",
+                      [short.get(h, h) for h in COST_HEADER],
+                      [[short.get(c, c) for c in r] for r in cost_rows(comparison)], narrow)
     for title, lines in (("not compared", _unmatched_lines(comparison)), ("notes", _notes_lines(comparison)),
                          ("", comparison.notes)):
         if lines:
