@@ -353,3 +353,29 @@ def test_a_renamed_copy_of_a_task_is_told_which_per_task_settings_it_leaves_behi
     same_id = assemble(tasks=[str(kept)], models="ncn", seeds=[0])
     assert same_id.notes == [] and same_id.jobs[0].model.hparams["architecture"] == "authors-code"
     assert assemble(tasks="cora-link,cora-link-70-10-20", models="ncn,ncnc", seeds=[0]).notes == []
+
+
+# Records written by 739ff6c carry a model hash (and job id) that counted train.trace_every even where it was unset:
+# the field was added in 6d2f73e without being left out of the identity when unset, which changed every job's id
+# until 2026-12-05. They are kept as they were written (their numbers are unaffected); nothing else may drift.
+_DRIFTED_COMMIT = "739ff6c"
+
+
+def test_every_committed_record_keeps_the_model_hash_todays_code_computes():
+    # A new spec field must not change the identity of specs that leave it unset: otherwise every sweep made before
+    # it re-runs from scratch when resumed, and a GPU run of a suite no longer skips the jobs a CPU already ran.
+    import json
+
+    from gbench.hashing import stable_hash
+    from gbench.specs.schema import ResolvedModel
+
+    files = sorted((Path(__file__).resolve().parents[1] / "leaderboards").glob("**/records/**/*.json"))
+    checked = 0
+    for path in files:
+        record = json.loads(path.read_text())
+        if str(record["environment"].get("git_commit") or "").startswith(_DRIFTED_COMMIT):
+            continue
+        model = ResolvedModel.model_validate(record["model_spec"])
+        assert stable_hash(model.identity())[:16] == record["model_hash"], path
+        checked += 1
+    assert checked > 200  # ci-reference and the pages' records, written over many commits

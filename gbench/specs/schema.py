@@ -425,12 +425,13 @@ class ResolvedModel(_Strict):
 
     def identity(self) -> dict[str, Any]:
         """What decides the numbers. Fields that hold their default are left out where records were first written
-        without them (transforms, lr_schedule), so those records keep their ids."""
+        without them (transforms, lr_schedule, trace_every), so those records keep their ids."""
         exclude: dict[str, Any] = {"sources": True, "requires": True}
         if not self.transforms:
             exclude["transforms"] = True
-        if self.train.lr_schedule is None:
-            exclude["train"] = {"lr_schedule": True}
+        unset = {key: True for key in ("lr_schedule", "trace_every") if getattr(self.train, key) is None}
+        if unset:
+            exclude["train"] = unset
         ident = self.model_dump(mode="json", exclude=exclude)
         for key in NEUTRAL_HPARAMS:
             ident["hparams"].pop(key, None)
