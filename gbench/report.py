@@ -404,7 +404,8 @@ def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> No
                 console.print(f"[bold]{title}[/bold]")
             for line in lines:
                 console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
-    console.print(comparison.settings.describe(), style="dim", highlight=False, soft_wrap=True)
+    # The protocol paragraph is prose: wrapped at words to the terminal (soft wrap would cut words at 80 columns).
+    console.print(comparison.settings.describe(), style="dim", highlight=False)
     for line in comparison_findings(comparison, fail_on_cost):
         console.print(f"[red]{escape(line)}[/red]", highlight=False, soft_wrap=True)
     console.print(_summary(comparison, fail_on_cost), highlight=False, soft_wrap=True)

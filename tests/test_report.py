@@ -156,3 +156,10 @@ def test_the_comparison_fits_80_columns_with_every_number_and_verdict_whole():
             line = next(line for line in table.splitlines() if f"{row[3]}  {row[4]}" in line)
             assert line.rstrip().endswith(row[-1]) and row[5] in line and row[8] in line  # gain, p, verdict
     assert "s/epoch  19.3496  13.7715  0.71x" in text  # the cost table of the second pair, whole
+    # The protocol paragraph (about 320 characters) is wrapped at words, every word whole.
+    protocol = comparison.settings.describe()
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("A change counts only"))
+    wrapped = lines[start:start + 5]
+    assert max(map(len, wrapped)) <= 80
+    assert " ".join(line.strip() for line in wrapped).startswith(protocol)
