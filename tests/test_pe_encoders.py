@@ -241,3 +241,23 @@ def test_pe_specs_train_end_to_end(cli, tmp_path):
     assert sorted(r.model for r in recs) == sorted(models.split(","))
     for r in recs:
         assert r.status == "ok" and set(r.metrics) == {"val", "test_id", "test_near_ood", "test_far_ood"}
+
+
+def test_spe_encoding_grows_with_the_graph_and_signnet_does_not():
+    # benchmarks/README.md section 14 and structure-vs-paper.md (claim 3) rest on this: SPE sums over a graph's n
+    # anchor nodes (the paper's Eq. 2), so a graph four times larger gets an encoding about four times larger;
+    # SignNet's per-node encoding keeps its size. The encoders alone, before the model's projection.
+    from torch_geometric.data import Batch
+
+    from gbench.models.pe import SETTINGS, SignNetEncoder, SPEEncoder
+
+    small, large = _with_eig([_random_graph(20, 4)])[0], _with_eig([_random_graph(80, 5)])[0]
+    sizes = {}
+    for pe, cls in (("signnet", SignNetEncoder), ("spe", SPEEncoder)):
+        torch.manual_seed(0)
+        kwargs = {k: d for k, (d, _) in SETTINGS[pe].items()}
+        encoder = (cls(K, **kwargs) if pe == "signnet" else cls(**kwargs)).eval()
+        with torch.no_grad():
+            sizes[pe] = [encoder(Batch.from_data_list(g)).abs().mean().item() for g in (small, large)]
+    assert 3.0 < sizes["spe"][1] / sizes["spe"][0] < 5.0, sizes
+    assert 0.67 < sizes["signnet"][1] / sizes["signnet"][0] < 1.5, sizes

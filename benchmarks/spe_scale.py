@@ -1,0 +1,133 @@
+"""SPE's encoding grows with the graph, and what batch norm's running statistics make of it.
+
+Two measurements on a paper-sized structural task (`structure-symmetry` by default), one torch thread:
+
+1. Scale. For each split, the mean over nodes of |encoding| (the encoder's output before the model's projection,
+   at its default settings, freshly initialised with seed 0) and the mean node count. SPE sums its network's output
+   over a graph's n anchors (Huang et al., Eq. 2, as in their code), so its encoding grows about linearly with n;
+   SignNet's (an MLP over per-eigenvector outputs) does not.
+2. Train- against eval-mode. A shipped model spec (GPS+SPE, GPS+SignNet, GCN+SPE by default) trains `--steps`
+   Adam steps with the task's batch size and learning rate (80 steps: five epochs of the 2000 training graphs;
+   after one epoch every model still predicts one class in eval mode), then
+   scores the validation split twice with the same weights: in eval mode (batch norm uses its running statistics,
+   as every evaluation does) and in train mode without dropout (each batch's own statistics). A large gap means the
+   running statistics do not describe the inputs the model learned on.
+
+    python benchmarks/spe_scale.py [--task structure-symmetry] [--models gps-spe,gps-signnet,gcn-spe]
+        [--steps 80] [--data-root ../shared/data] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import environment, write_json  # noqa: E402
+
+SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
+
+
+def encoding_scale(graphs, splits, batch_size: int) -> list[dict]:
+    from torch_geometric.data import Batch
+
+    from gbench.models.pe import SETTINGS, SignNetEncoder, SPEEncoder
+
+    rows = []
+    for pe, cls in (("signnet", SignNetEncoder), ("spe", SPEEncoder)):
+        torch.manual_seed(0)
+        kwargs = {k: d for k, (d, _) in SETTINGS[pe].items()}
+        enc = (cls(16, **kwargs) if pe == "signnet" else cls(**kwargs)).eval()
+        for name in SPLITS:
+            idx = splits[name][:batch_size].tolist()
+            batch = Batch.from_data_list([graphs[i] for i in idx])
+            with torch.no_grad():
+                out = enc(batch)
+            rows.append({"measure": "scale", "encoder": pe, "split": name, "graphs": len(idx),
+                         "nodes_mean": round(batch.num_nodes / len(idx), 1),
+                         "encoding_abs_mean": round(out.abs().mean().item(), 3)})
+    return rows
+
+
+def train_vs_eval(task, name: str, steps: int, ctx) -> dict:
+    from gbench import specs
+    from gbench.models.contract import build_model
+    from gbench.train.base import train_settings
+    from gbench.train.graph import GraphBatcher, graph_inputs
+
+    spec = specs.resolve_model(specs.load_model(name, "graph"), task)
+    td, graphs, info = graph_inputs(task, spec, ctx)
+    torch.manual_seed(0)
+    model = build_model(spec.implementation, info, spec.hparams)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.optim.lr)
+    criterion = torch.nn.CrossEntropyLoss()
+    batcher = GraphBatcher(graphs, td.y, torch.device("cpu"))
+    batch_size = train_settings(task, spec).batch_size
+    generator = torch.Generator().manual_seed(0)
+    done = 0
+    while done < steps:
+        for batch, y in batcher.batches(td.splits[0]["train"], batch_size, generator):
+            model.train()
+            loss = criterion(model(batch), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                break
+    accuracy = {}
+    with torch.no_grad():
+        for mode in ("eval", "batch statistics"):
+            model.eval()
+            if mode != "eval":  # batch norm from each batch, dropout still off
+                for m in model.modules():
+                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                        m.train()
+            pred, ys = [], []
+            for batch, y in batcher.batches(td.splits[0]["val"], batch_size):
+                pred.append(model(batch).argmax(1))
+                ys.append(y)
+            pred, ys = torch.cat(pred), torch.cat(ys)
+            accuracy[mode] = round((pred == ys).float().mean().item(), 4)
+            accuracy[f"{mode} majority share"] = round(torch.bincount(pred).max().item() / pred.numel(), 4)
+    return {"measure": "train_vs_eval", "model": name, "steps": steps, "last_train_loss": round(loss.item(), 4),
+            "val_accuracy_eval": accuracy["eval"], "val_accuracy_batch_stats": accuracy["batch statistics"],
+            "eval_majority_share": accuracy["eval majority share"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--task", default="structure-symmetry")
+    ap.add_argument("--models", default="gps-spe,gps-signnet,gcn-spe")
+    ap.add_argument("--steps", type=int, default=80)
+    ap.add_argument("--batch", type=int, default=128, help="graphs per split for the scale measurement")
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from gbench import specs
+    from gbench.data.staging import DataContext
+    from gbench.train.graph import graph_inputs
+
+    task = specs.load_task(args.task)
+    ctx = DataContext.from_env(args.data_root, offline=True)
+    td, graphs, _ = graph_inputs(task, specs.resolve_model(specs.load_model("gcn-spe", "graph"), task), ctx)
+    rows = encoding_scale(graphs, td.splits[0], args.batch)
+    for r in rows:
+        print(f"{r['encoder']:<8} {r['split']:<14} nodes {r['nodes_mean']:6.1f}  mean |encoding| "
+              f"{r['encoding_abs_mean']:8.3f}", file=sys.stderr)
+    for name in args.models.split(","):
+        r = train_vs_eval(task, name, args.steps, ctx)
+        rows.append(r)
+        print(f"{name:<12} after {r['steps']} steps (loss {r['last_train_loss']:.3f}): val accuracy "
+              f"{r['val_accuracy_eval']:.3f} in eval mode (one class for {r['eval_majority_share']:.0%} of graphs), "
+              f"{r['val_accuracy_batch_stats']:.3f} with each batch's statistics", file=sys.stderr)
+    print(environment(), file=sys.stderr)
+    write_json(rows, args.json)
+
+
+if __name__ == "__main__":
+    main()
