@@ -11,10 +11,12 @@ Two measurements on a paper-sized structural task (`structure-symmetry` by defau
    after one epoch every model still predicts one class in eval mode), then
    scores the validation split twice with the same weights: in eval mode (batch norm uses its running statistics,
    as every evaluation does) and in train mode without dropout (each batch's own statistics). A large gap means the
-   running statistics do not describe the inputs the model learned on.
+   running statistics do not describe the inputs the model learned on. `--spe-pool mean` divides every SPE
+   encoding by its graph's node count (the mean over the anchors instead of the sum): not SPE as published, a
+   what-if for the size hypothesis, at the same initialisation.
 
     python benchmarks/spe_scale.py [--task structure-symmetry] [--models gps-spe,gps-signnet,gcn-spe]
-        [--steps 80] [--data-root ../shared/data] [--json out.json]
+        [--steps 80] [--spe-pool sum|mean] [--data-root ../shared/data] [--json out.json]
 """
 
 from __future__ import annotations
@@ -52,7 +54,19 @@ def encoding_scale(graphs, splits, batch_size: int) -> list[dict]:
     return rows
 
 
-def train_vs_eval(task, name: str, steps: int, ctx) -> dict:
+class MeanOverAnchors(torch.nn.Module):
+    """An SPE encoder's output divided by each node's graph size: the mean over the anchors, not the sum."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, batch) -> torch.Tensor:
+        sizes = torch.bincount(batch.batch, minlength=batch.num_graphs)[batch.batch]
+        return self.encoder(batch) / sizes[:, None].to(torch.get_default_dtype())
+
+
+def train_vs_eval(task, name: str, steps: int, ctx, spe_pool: str = "sum") -> dict:
     from gbench import specs
     from gbench.models.contract import build_model
     from gbench.train.base import train_settings
@@ -62,6 +76,8 @@ def train_vs_eval(task, name: str, steps: int, ctx) -> dict:
     td, graphs, info = graph_inputs(task, spec, ctx)
     torch.manual_seed(0)
     model = build_model(spec.implementation, info, spec.hparams)
+    if spe_pool == "mean" and spec.hparams.get("pe") == "spe":
+        model.encoder.spectral.encoder = MeanOverAnchors(model.encoder.spectral.encoder)
     opt = torch.optim.Adam(model.parameters(), lr=spec.optim.lr)
     criterion = torch.nn.CrossEntropyLoss()
     batcher = GraphBatcher(graphs, td.y, torch.device("cpu"))
@@ -93,7 +109,7 @@ def train_vs_eval(task, name: str, steps: int, ctx) -> dict:
             pred, ys = torch.cat(pred), torch.cat(ys)
             accuracy[mode] = round((pred == ys).float().mean().item(), 4)
             accuracy[f"{mode} majority share"] = round(torch.bincount(pred).max().item() / pred.numel(), 4)
-    return {"measure": "train_vs_eval", "model": name, "steps": steps, "last_train_loss": round(loss.item(), 4),
+    return {"measure": "train_vs_eval", "model": name, "spe_pool": spe_pool, "steps": steps, "last_train_loss": round(loss.item(), 4),
             "val_accuracy_eval": accuracy["eval"], "val_accuracy_batch_stats": accuracy["batch statistics"],
             "eval_majority_share": accuracy["eval majority share"]}
 
@@ -103,6 +119,8 @@ def main() -> None:
     ap.add_argument("--task", default="structure-symmetry")
     ap.add_argument("--models", default="gps-spe,gps-signnet,gcn-spe")
     ap.add_argument("--steps", type=int, default=80)
+    ap.add_argument("--spe-pool", choices=["sum", "mean"], default="sum",
+                    help="mean: divide SPE's encoding by the graph's size (a what-if, not SPE as published)")
     ap.add_argument("--batch", type=int, default=128, help="graphs per split for the scale measurement")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--json", default=None)
@@ -120,9 +138,9 @@ def main() -> None:
         print(f"{r['encoder']:<8} {r['split']:<14} nodes {r['nodes_mean']:6.1f}  mean |encoding| "
               f"{r['encoding_abs_mean']:8.3f}", file=sys.stderr)
     for name in args.models.split(","):
-        r = train_vs_eval(task, name, args.steps, ctx)
+        r = train_vs_eval(task, name, args.steps, ctx, args.spe_pool)
         rows.append(r)
-        print(f"{name:<12} after {r['steps']} steps (loss {r['last_train_loss']:.3f}): val accuracy "
+        print(f"{name:<12} (SPE pool {r['spe_pool']}) after {r['steps']} steps (loss {r['last_train_loss']:.3f}): val accuracy "
               f"{r['val_accuracy_eval']:.3f} in eval mode (one class for {r['eval_majority_share']:.0%} of graphs), "
               f"{r['val_accuracy_batch_stats']:.3f} with each batch's statistics", file=sys.stderr)
     print(environment(), file=sys.stderr)
