@@ -261,3 +261,25 @@ def test_spe_encoding_grows_with_the_graph_and_signnet_does_not():
             sizes[pe] = [encoder(Batch.from_data_list(g)).abs().mean().item() for g in (small, large)]
     assert 3.0 < sizes["spe"][1] / sizes["spe"][0] < 5.0, sizes
     assert 0.67 < sizes["signnet"][1] / sizes["signnet"][0] < 1.5, sizes
+
+
+def test_spe_mean_pool_is_the_sum_divided_by_each_graphs_size():
+    # pe_args.pool: mean, the what-if of benchmarks/README.md section 14 (not SPE as published).
+    from torch_geometric.data import Batch
+
+    from gbench.errors import ModelContractError
+    from gbench.models.contract import TaskInfo, build_model
+
+    graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
+    encodings = {}
+    for pool in ("sum", "mean"):
+        torch.manual_seed(0)
+        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
+                                                              "pe_args": {"pool": pool}}).eval()
+        with torch.no_grad():
+            encodings[pool] = model.encoder.spectral.encoder(Batch.from_data_list(graphs))
+    sizes = torch.tensor([12.0] * 12 + [7.0] * 7)[:, None]
+    assert torch.allclose(encodings["mean"], encodings["sum"] / sizes, atol=1e-6)
+    with pytest.raises(ModelContractError, match="pe_args.pool must be sum or mean, got 'max'"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"pool": "max"}})

@@ -9,8 +9,9 @@ Both read the eigenpairs the `eig:K` transform stores once per dataset (`eig_val
   concatenation of the K results. Invariant to the sign of every eigenvector.
 - SPE: f(V, lambda) = rho(V diag(psi_1(lambda)) V^T, ..., V diag(psi_m(lambda)) V^T), each psi_l an MLP applied to
   every eigenvalue alone, rho a GIN over the graph whose node i holds the n x m matrix [W_l[i, j]]_{j,l} (column j
-  an extra batch axis), summed over j. Invariant to any orthogonal change of basis within an eigenspace, and
-  Lipschitz in (V, lambda) (the paper's stability).
+  an extra batch axis), summed over j (`pe_args.pool: mean` averages instead: a what-if, not SPE as published,
+  whose sum grows with the graph's size; benchmarks/README.md section 14). Invariant to any orthogonal change of
+  basis within an eigenspace, and Lipschitz in (V, lambda) (the paper's stability).
 
 Padding: a graph with n < K nodes has K - n padded eigenpairs; they are masked by the node count (an eigenpair
 index k is real iff k < n), so their stored values never reach the output. The networks run on real items only
@@ -31,7 +32,7 @@ from torch import Tensor, nn
 from gbench.models.contract import TaskInfo
 
 # name -> (default settings, what each means). Sources are in the model specs that use them.
-SETTINGS: dict[str, dict[str, tuple[int, str]]] = {
+SETTINGS: dict[str, dict[str, tuple[int | str, str]]] = {
     "signnet": {
         "dim": (16, "width of the encoding rho outputs"),
         "layers": (3, "GIN layers of phi"),
@@ -45,6 +46,8 @@ SETTINGS: dict[str, dict[str, tuple[int, str]]] = {
         "hidden": (32, "hidden width of rho's GIN"),
         "channels": (16, "m, the number of eigenvalue functions psi_l"),
         "psi_hidden": (16, "hidden width of each psi_l (a 3-layer MLP on one eigenvalue)"),
+        "pool": ("sum", "how rho's outputs over a graph's n anchors combine: sum (the paper's Eq. 2 and its code; "
+                        "the encoding grows with n) or mean (divided by n; not SPE as published)"),
     },
 }
 
@@ -145,8 +148,12 @@ class SPEEncoder(nn.Module):
     each graph, n^2 per graph; cost per graph: n_max^2 * K * m for the matrices, n^2 * hidden^2 per GIN layer's
     MLP and n_max^3 * hidden for its neighbour sum."""
 
-    def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int) -> None:
+    def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int, pool: str = "sum"
+                 ) -> None:
         super().__init__()
+        if pool not in ("sum", "mean"):
+            raise ValueError(f"pe_args.pool must be sum or mean, got {pool!r}")
+        self.pool = pool
         self.psi = nn.ModuleList(
             nn.Sequential(nn.Linear(1, psi_hidden), nn.ReLU(), nn.Linear(psi_hidden, psi_hidden), nn.ReLU(),
                           nn.Linear(psi_hidden, 1)) for _ in range(channels))
@@ -168,7 +175,8 @@ class SPEEncoder(nn.Module):
         # The sum over the anchors j, in a block (unique indices: no scatter-add, deterministic on every device).
         block = out.new_zeros(graphs.size, graphs.n_max, graphs.n_max, out.size(1))
         block[g, i, j] = out
-        return block.sum(2)[graphs.graph, graphs.pos]
+        pooled = block.sum(2)[graphs.graph, graphs.pos]
+        return pooled / counts[graphs.graph, None].to(pooled.dtype) if self.pool == "mean" else pooled
 
 
 class SpectralPE(nn.Module):
@@ -195,7 +203,7 @@ def spectral_encoder(info: TaskInfo, hidden: int, pe: str, pe_args: dict[str, An
     if unknown:
         raise ValueError(f"pe_args: {', '.join(unknown)} not known for pe: {pe}; its settings are "
                          + "; ".join(f"{name} ({what}, default {d})" for name, (d, what) in defaults.items()) + ".")
-    args = {name: int((pe_args or {}).get(name, d)) for name, (d, _) in defaults.items()}
+    args = {name: type(d)((pe_args or {}).get(name, d)) for name, (d, _) in defaults.items()}
     if pe == "signnet":
         encoder: nn.Module = SignNetEncoder(k, **args)
     else:
