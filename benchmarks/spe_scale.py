@@ -12,8 +12,8 @@ Two measurements on a paper-sized structural task (`structure-symmetry` by defau
    scores the validation split twice with the same weights: in eval mode (batch norm uses its running statistics,
    as every evaluation does) and in train mode without dropout (each batch's own statistics). A large gap means the
    running statistics do not describe the inputs the model learned on. `--spe-pool mean` divides every SPE
-   encoding by its graph's node count (the mean over the anchors instead of the sum): not SPE as published, a
-   what-if for the size hypothesis, at the same initialisation.
+   encoding by its graph's node count (`pe_args.pool: mean`, the mean over the anchors instead of the sum): not SPE
+   as published, a what-if for the size hypothesis, at the same initialisation.
 
     python benchmarks/spe_scale.py [--task structure-symmetry] [--models gps-spe,gps-signnet,gcn-spe]
         [--steps 80] [--spe-pool sum|mean] [--data-root ../shared/data] [--json out.json]
@@ -54,18 +54,6 @@ def encoding_scale(graphs, splits, batch_size: int) -> list[dict]:
     return rows
 
 
-class MeanOverAnchors(torch.nn.Module):
-    """An SPE encoder's output divided by each node's graph size: the mean over the anchors, not the sum."""
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, batch) -> torch.Tensor:
-        sizes = torch.bincount(batch.batch, minlength=batch.num_graphs)[batch.batch]
-        return self.encoder(batch) / sizes[:, None].to(torch.get_default_dtype())
-
-
 def train_vs_eval(task, name: str, steps: int, ctx, spe_pool: str = "sum") -> dict:
     from gbench import specs
     from gbench.models.contract import build_model
@@ -75,9 +63,10 @@ def train_vs_eval(task, name: str, steps: int, ctx, spe_pool: str = "sum") -> di
     spec = specs.resolve_model(specs.load_model(name, "graph"), task)
     td, graphs, info = graph_inputs(task, spec, ctx)
     torch.manual_seed(0)
-    model = build_model(spec.implementation, info, spec.hparams)
-    if spe_pool == "mean" and spec.hparams.get("pe") == "spe":
-        model.encoder.spectral.encoder = MeanOverAnchors(model.encoder.spectral.encoder)
+    hparams = dict(spec.hparams)
+    if spe_pool == "mean" and hparams.get("pe") == "spe":  # pe_args.pool adds no parameter: the same initialisation
+        hparams["pe_args"] = {**(hparams.get("pe_args") or {}), "pool": "mean"}
+    model = build_model(spec.implementation, info, hparams)
     opt = torch.optim.Adam(model.parameters(), lr=spec.optim.lr)
     criterion = torch.nn.CrossEntropyLoss()
     batcher = GraphBatcher(graphs, td.y, torch.device("cpu"))
@@ -109,8 +98,9 @@ def train_vs_eval(task, name: str, steps: int, ctx, spe_pool: str = "sum") -> di
             pred, ys = torch.cat(pred), torch.cat(ys)
             accuracy[mode] = round((pred == ys).float().mean().item(), 4)
             accuracy[f"{mode} majority share"] = round(torch.bincount(pred).max().item() / pred.numel(), 4)
-    return {"measure": "train_vs_eval", "model": name, "spe_pool": spe_pool, "steps": steps, "last_train_loss": round(loss.item(), 4),
-            "val_accuracy_eval": accuracy["eval"], "val_accuracy_batch_stats": accuracy["batch statistics"],
+    return {"measure": "train_vs_eval", "model": name, "spe_pool": spe_pool, "steps": steps,
+            "last_train_loss": round(loss.item(), 4), "val_accuracy_eval": accuracy["eval"],
+            "val_accuracy_batch_stats": accuracy["batch statistics"],
             "eval_majority_share": accuracy["eval majority share"]}
 
 
@@ -140,9 +130,9 @@ def main() -> None:
     for name in args.models.split(","):
         r = train_vs_eval(task, name, args.steps, ctx, args.spe_pool)
         rows.append(r)
-        print(f"{name:<12} (SPE pool {r['spe_pool']}) after {r['steps']} steps (loss {r['last_train_loss']:.3f}): val accuracy "
-              f"{r['val_accuracy_eval']:.3f} in eval mode (one class for {r['eval_majority_share']:.0%} of graphs), "
-              f"{r['val_accuracy_batch_stats']:.3f} with each batch's statistics", file=sys.stderr)
+        print(f"{name:<12} (SPE pool {r['spe_pool']}) after {r['steps']} steps (loss {r['last_train_loss']:.3f}): "
+              f"val accuracy {r['val_accuracy_eval']:.3f} in eval mode (one class for {r['eval_majority_share']:.0%} "
+              f"of graphs), {r['val_accuracy_batch_stats']:.3f} with each batch's statistics", file=sys.stderr)
     print(environment(), file=sys.stderr)
     write_json(rows, args.json)
 
