@@ -101,6 +101,21 @@ def check_hparams(jobs: Iterable[Job], overrides: Overrides | None = None) -> No
             raise SpecError(f"model '{model.name}' on task '{job.task.id}': its spec sets hyperparameter '{name}'"
                             f"{hint}, which its factory {model.implementation} does not accept ({takes}); rename "
                             "it in the spec or add it to the factory's keyword arguments.")
+        _check_pe_args(model, job.task.id, cli)
+
+
+def _check_pe_args(model: ModelSpec, task: str, cli: dict[str, Any]) -> None:
+    """A shipped graph model's learned positional encoder (`pe`, `pe_args`): its name, settings and their values,
+    which need no data to check, so a typo stops the sweep instead of failing every job."""
+    if not model.implementation.startswith("gbench.models.graph:") or model.hparams.get("pe") is None:
+        return
+    from gbench.models.pe import encoder_settings
+
+    try:
+        encoder_settings(model.hparams["pe"], model.hparams.get("pe_args"))
+    except ValueError as e:
+        where = "--set" if {"pe", "pe_args"} & set(cli) else "its spec"
+        raise SpecError(f"model '{model.name}' on task '{task}' ({where}): {str(e).rstrip('.')}.") from None
 
 
 def _check_value(model: ModelSpec, task: str, name: str, value: Any, annotation: Any, cli: dict[str, Any]) -> None:

@@ -151,8 +151,8 @@ class SPEEncoder(nn.Module):
     def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int, pool: str = "sum"
                  ) -> None:
         super().__init__()
-        if pool not in ("sum", "mean"):
-            raise ValueError(f"pe_args.pool must be sum or mean, got {pool!r}")
+        if pool not in CHOICES["pool"]:
+            raise ValueError(f"pe_args.pool must be sum or mean, got {pool!r}.")
         self.pool = pool
         self.psi = nn.ModuleList(
             nn.Sequential(nn.Linear(1, psi_hidden), nn.ReLU(), nn.Linear(psi_hidden, psi_hidden), nn.ReLU(),
@@ -191,19 +191,39 @@ class SpectralPE(nn.Module):
         return self.proj(self.encoder(batch))
 
 
-def spectral_encoder(info: TaskInfo, hidden: int, pe: str, pe_args: dict[str, Any] | None) -> SpectralPE:
-    """The `pe` encoder ('signnet' or 'spe') with `pe_args` over its defaults (`SETTINGS`), -> [N, hidden]."""
+CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean")}  # settings that take a word, and which words
+
+
+def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
+    """`pe_args` over the defaults of encoder `pe` (`SETTINGS`); ValueError, one sentence, for an unknown encoder,
+    setting or value. Needs no data, so a sweep checks every spec with it before it starts
+    (`gbench.hparams.check_hparams`)."""
     if pe not in SETTINGS:
         raise ValueError(f"pe '{pe}' is not known; use one of: {', '.join(SETTINGS)} (or leave pe out).")
-    k = info.extras.get("eig")
-    if not k:
-        raise ValueError(f"pe: {pe} reads the graph's eigenpairs; add 'eig:16' to the model spec's transforms.")
     defaults = SETTINGS[pe]
+    if not isinstance(pe_args, (dict, type(None))):
+        raise ValueError(f"pe_args must be a mapping of settings, e.g. {{dim: 16}}, got {pe_args!r}.")
     unknown = sorted(set(pe_args or {}) - set(defaults))
     if unknown:
         raise ValueError(f"pe_args: {', '.join(unknown)} not known for pe: {pe}; its settings are "
                          + "; ".join(f"{name} ({what}, default {d})" for name, (d, what) in defaults.items()) + ".")
-    args = {name: type(d)((pe_args or {}).get(name, d)) for name, (d, _) in defaults.items()}
+    args: dict[str, Any] = {}
+    for name, (default, _) in defaults.items():
+        value = (pe_args or {}).get(name, default)
+        if name in CHOICES and value not in CHOICES[name]:
+            raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
+        if name not in CHOICES and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"pe_args.{name} must be a whole number of at least 1, got {value!r}.")
+        args[name] = value
+    return args
+
+
+def spectral_encoder(info: TaskInfo, hidden: int, pe: str, pe_args: dict[str, Any] | None) -> SpectralPE:
+    """The `pe` encoder ('signnet' or 'spe') with `pe_args` over its defaults (`SETTINGS`), -> [N, hidden]."""
+    args = encoder_settings(pe, pe_args)
+    k = info.extras.get("eig")
+    if not k:
+        raise ValueError(f"pe: {pe} reads the graph's eigenpairs; add 'eig:16' to the model spec's transforms.")
     if pe == "signnet":
         encoder: nn.Module = SignNetEncoder(k, **args)
     else:
