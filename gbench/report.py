@@ -184,7 +184,7 @@ def to_markdown(frame, command: str | list[str] | None = None, command_note: str
     if "protocol_deviation" in frame.columns:  # where a row trained otherwise than its task's protocol
         noted = frame.dropna(subset=["protocol_deviation"])
         lines += ["", "Protocol deviations (from the records: where a row's training differs from its task's "
-                  "protocol):", ""]
+                  "protocol, or its hyperparameters from its shipped model spec's):", ""]
         lines += [f"- {task} / {model}: {text}" for task, model, text in
                   zip(noted["task"], noted["model"], noted["protocol_deviation"])]
     return "\n".join(lines) + "\n"

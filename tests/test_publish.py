@@ -266,6 +266,40 @@ def test_a_row_trained_otherwise_than_its_task_protocol_is_listed_in_every_forma
     assert "<li>sbm-node / mlp: epochs 30 (task 200)</li>" in page
 
 
+def test_hyperparameters_set_otherwise_than_the_shipped_spec_are_listed_beside_the_protocol(cli, results, tmp_path,
+                                                                                          session_cache, monkeypatch):
+    """`--set hidden=8` on a shipped model is a deviation a page must show; so is a schedule the spec gained after
+    the records, while a candidate, a tuned row, a neutral setting (cached) and a model whose implementation the
+    catalog no longer has are not compared."""
+    from gbench.results.aggregate import spec_deviation
+    from gbench.results.store import load_records
+
+    monkeypatch.setenv("GBENCH_OFFLINE", "1")
+    monkeypatch.setenv("GBENCH_CACHE", str(session_cache))
+    monkeypatch.delenv("GBENCH_DATA", raising=False)
+    out = tmp_path / "narrow"
+    assert cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set", "train.epochs=5",
+               "--set", "hidden=8", "--set", "optim.lr=0.05", "--threads", "1", "--out", out).code == 0
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert list(board.protocol_deviation) == ["epochs 5 (task 200); hidden=8 (shipped spec: 16); optim.lr=0.05 "
+                                              "(shipped spec: 0.01); 1 of 3 seeds"]
+    assert cli("publish", out, "--name", "narrow", "--dir", tmp_path / "pages").code == 0
+    md = (tmp_path / "pages" / "narrow.md").read_text()
+    assert "or its hyperparameters from its shipped model spec's" in md and "hidden=8 (shipped spec: 16)" in md
+
+    gcn = next(r for r in load_records(results) if r.model == "gcn")
+    assert spec_deviation(gcn) == []  # ran as shipped
+    spec = gcn.model_spec
+    changed = {**spec, "hparams": {**spec["hparams"], "cached": False, "pe_args": {"pool": "mean"}},
+               "train": {**spec["train"], "lr_schedule": {"name": "plateau", "gamma": 0.5}}}
+    assert spec_deviation(gcn.model_copy(update={"model_spec": changed})) == [
+        "pe_args={pool: mean} (shipped spec: unset)", "train.lr_schedule={name: plateau, gamma: 0.5} (shipped spec: "
+        "unset)"]
+    for other in ({"candidate": True}, {"tuning": {"tune": "x"}},
+                  {"model_spec": {**changed, "implementation": "gbench.models.node:mlp"}}):
+        assert spec_deviation(gcn.model_copy(update={"model_spec": changed, **other})) == []
+
+
 def test_records_written_before_they_carried_their_protocol_or_reference_are_read_against_the_catalog(results):
     """Old records have no `task_protocol`; a reference added to a task spec after its records were written is
     still shown beside them (same task id and version only)."""

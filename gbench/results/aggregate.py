@@ -162,20 +162,86 @@ def _show(key: str, value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def protocol_deviation(record: RunRecord, n_seeds: int) -> str | None:
-    """Where a row's training differs from its task's protocol, e.g. 'epochs 50 (task 200); 1 of 5 seeds': the
-    model spec's `train` settings (its own or from --set) that replace the protocol's, and fewer seeds than it
-    names. None where it does not differ or the protocol is unknown."""
-    protocol = task_protocol(record)
-    if protocol is None:
+_UNSET = object()
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, dict):  # as --set writes one: {name: plateau, gamma: 0.5}
+        return "{" + ", ".join(f"{k}: {_setting(v)}" for k, v in value.items()) + "}"
+    return "unset" if value is _UNSET or value is None else str(value)
+
+
+def _changes(mine: dict[str, Any], shipped: dict[str, Any], prefix: str = "") -> list[str]:
+    """'key=value (shipped spec: value)' for every setting where two settings dicts differ: a dict both sides hold
+    (pe_args) by its keys, a setting one side lacks or leaves None as 'unset'."""
+    out = []
+    for key in sorted(set(mine) | set(shipped)):
+        a, b = mine.get(key, _UNSET), shipped.get(key, _UNSET)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}={_setting(a)} (shipped spec: {_setting(b)})")
+    return out
+
+
+@lru_cache(maxsize=256)
+def _shipped_settings(name: str, level: str, implementation: str, task: str, version: int) -> dict[str, Any] | None:
+    """hparams, optim and the training settings a task's protocol does not name (grad_clip, lr_schedule) of the
+    shipped model `name` resolved for the catalog task `task` at `version`, without --set; None where the catalog
+    lacks either or its model now has another implementation (then it is not the same model)."""
+    from gbench.specs.catalog import has_model, load_model
+    from gbench.specs.params import NEUTRAL_HPARAMS
+    from gbench.specs.resolution import resolve_model
+
+    spec = _catalog_task(task, version)
+    if spec is None or not has_model(name, level):
         return None
+    try:
+        model = load_model(name, level)
+        resolved = resolve_model(model, spec)
+    except Exception:  # noqa: BLE001 - a shipped spec that no longer resolves gives nothing to compare with
+        return None
+    if resolved.implementation != implementation:
+        return None
+    dumped = resolved.model_dump(mode="json")
+    return {"hparams": {k: v for k, v in dumped["hparams"].items() if k not in NEUTRAL_HPARAMS},
+            "optim": dumped["optim"], "train": {k: dumped["train"][k] for k in ("grad_clip", "lr_schedule")}}
+
+
+def spec_deviation(record: RunRecord) -> list[str]:
+    """Where a row's hyperparameters differ from its shipped model spec's on that task (set with --set, or the
+    spec changed since): e.g. ['pe_args.pool=mean (shipped spec: unset)']. Nothing for a user's candidate, a
+    tuned row (its `selected` column says what it chose) or a model or task the catalog lacks at that version."""
+    spec = record.model_spec or {}
+    if record.candidate or record.tuning or not spec.get("implementation"):
+        return []
+    shipped = _shipped_settings(record.model, record.level, spec["implementation"], record.task, record.task_version)
+    if shipped is None:
+        return []
+    from gbench.specs.params import NEUTRAL_HPARAMS
+
+    hparams = {k: v for k, v in (spec.get("hparams") or {}).items() if k not in NEUTRAL_HPARAMS}
+    train = spec.get("train") or {}
+    return (_changes(hparams, shipped["hparams"])
+            + _changes(spec.get("optim") or {}, shipped["optim"], "optim.")
+            + _changes({k: train.get(k) for k in ("grad_clip", "lr_schedule")}, shipped["train"], "train."))
+
+
+def protocol_deviation(record: RunRecord, n_seeds: int) -> str | None:
+    """Where a row's training differs from its task's protocol or its model's shipped spec, e.g. 'epochs 50 (task
+    200); pe_args.pool=mean (shipped spec: unset); 1 of 5 seeds': the model spec's `train` settings (its own or
+    from --set) that replace the protocol's, hyperparameters that differ from the shipped spec's
+    (`spec_deviation`), and fewer seeds than the protocol names. None where nothing differs; the protocol's parts
+    are left out where it is unknown."""
+    protocol = task_protocol(record)
     train = (record.model_spec or {}).get("train") or {}
     parts = []
     for key in ("epochs", "patience", "batch_size"):
-        mine, theirs = train.get(key), protocol.get(key)
-        if mine is not None and _show(key, mine) != _show(key, theirs):
+        mine, theirs = train.get(key), (protocol or {}).get(key)
+        if protocol is not None and mine is not None and _show(key, mine) != _show(key, theirs):
             parts.append(f"{key.replace('_', ' ')} {_show(key, mine)} (task {_show(key, theirs)})")
-    if protocol.get("seeds") and 0 < n_seeds < protocol["seeds"]:
+    parts += spec_deviation(record)
+    if protocol and protocol.get("seeds") and 0 < n_seeds < protocol["seeds"]:
         parts.append(f"{n_seeds} of {protocol['seeds']} seeds")
     return "; ".join(parts) or None
 
