@@ -283,3 +283,29 @@ def test_spe_mean_pool_is_the_sum_divided_by_each_graphs_size():
     assert torch.allclose(encodings["mean"], encodings["sum"] / sizes, atol=1e-6)
     with pytest.raises(ModelContractError, match="pe_args.pool must be sum or mean, got 'max'"):
         build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"pool": "max"}})
+
+
+def test_spe_scale_n_is_spe_on_eigenvectors_of_norm_sqrt_n():
+    # pe_args.scale: n, the second what-if of benchmarks/README.md section 14 (not SPE as published): the same
+    # weights on each graph's eigenvectors multiplied by sqrt(n) give the same encoding.
+    from torch_geometric.data import Batch
+
+    from gbench.errors import ModelContractError
+    from gbench.models.contract import TaskInfo, build_model
+
+    graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
+    stretched = [g.clone() for g in graphs]
+    for g in stretched:
+        g.eig_vecs = g.eig_vecs * g.num_nodes ** 0.5
+    encodings = []
+    for scale, data in (("n", graphs), ("none", stretched), ("none", graphs)):
+        torch.manual_seed(0)
+        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
+                                                              "pe_args": {"scale": scale}}).eval()
+        with torch.no_grad():
+            encodings.append(model.encoder.spectral.encoder(Batch.from_data_list(data)))
+    assert torch.allclose(encodings[0], encodings[1], atol=1e-5)
+    assert not torch.allclose(encodings[0], encodings[2], atol=1e-3)
+    with pytest.raises(ModelContractError, match="pe_args.scale must be none or n, got 'N'"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"scale": "N"}})

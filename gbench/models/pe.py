@@ -10,7 +10,8 @@ Both read the eigenpairs the `eig:K` transform stores once per dataset (`eig_val
 - SPE: f(V, lambda) = rho(V diag(psi_1(lambda)) V^T, ..., V diag(psi_m(lambda)) V^T), each psi_l an MLP applied to
   every eigenvalue alone, rho a GIN over the graph whose node i holds the n x m matrix [W_l[i, j]]_{j,l} (column j
   an extra batch axis), summed over j (`pe_args.pool: mean` averages instead: a what-if, not SPE as published,
-  whose sum grows with the graph's size; benchmarks/README.md section 14). Invariant to any orthogonal change of
+  whose sum grows with the graph's size; `pe_args.scale: n` multiplies each V diag(psi_l) V^T by n, whose entries
+  shrink as 1/n: a second what-if; benchmarks/README.md section 14). Invariant to any orthogonal change of
   basis within an eigenspace, and Lipschitz in (V, lambda) (the paper's stability).
 
 Padding: a graph with n < K nodes has K - n padded eigenpairs; they are masked by the node count (an eigenpair
@@ -48,6 +49,9 @@ SETTINGS: dict[str, dict[str, tuple[int | str, str]]] = {
         "psi_hidden": (16, "hidden width of each psi_l (a 3-layer MLP on one eigenvalue)"),
         "pool": ("sum", "how rho's outputs over a graph's n anchors combine: sum (the paper's Eq. 2 and its code; "
                         "the encoding grows with n) or mean (divided by n; not SPE as published)"),
+        "scale": ("none", "none (the paper's) or n: each V diag(psi_l) V^T multiplied by the graph's node count, "
+                          "so rho's inputs keep their size on larger graphs (unit eigenvectors' entries shrink as "
+                          "1/sqrt(n)); not SPE as published"),
     },
 }
 
@@ -148,12 +152,13 @@ class SPEEncoder(nn.Module):
     each graph, n^2 per graph; cost per graph: n_max^2 * K * m for the matrices, n^2 * hidden^2 per GIN layer's
     MLP and n_max^3 * hidden for its neighbour sum."""
 
-    def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int, pool: str = "sum"
-                 ) -> None:
+    def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int, pool: str = "sum",
+                 scale: str = "none") -> None:
         super().__init__()
-        if pool not in CHOICES["pool"]:
-            raise ValueError(f"pe_args.pool must be sum or mean, got {pool!r}.")
-        self.pool = pool
+        for name, value in (("pool", pool), ("scale", scale)):
+            if value not in CHOICES[name]:
+                raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
+        self.pool, self.scale = pool, scale
         self.psi = nn.ModuleList(
             nn.Sequential(nn.Linear(1, psi_hidden), nn.ReLU(), nn.Linear(psi_hidden, psi_hidden), nn.ReLU(),
                           nn.Linear(psi_hidden, 1)) for _ in range(channels))
@@ -171,6 +176,8 @@ class SPEEncoder(nn.Module):
         i, j = t // counts[g], t % counts[g]
         vecs, _ = to_dense_batch(batch.eig_vecs, graphs.graph, batch_size=graphs.size)
         w = torch.einsum("bik,bkl,bjk->bijl", vecs, z, vecs)[g, i, j]  # [P, m]
+        if self.scale == "n":  # the what-if: as if every eigenvector had norm sqrt(n), entries of size about 1
+            w = w * counts[g, None].to(w.dtype)
         out = self.rho(w, lambda h: graphs.neighbour_sum(h, g, i, j))  # [P, dim]
         # The sum over the anchors j, in a block (unique indices: no scatter-add, deterministic on every device).
         block = out.new_zeros(graphs.size, graphs.n_max, graphs.n_max, out.size(1))
@@ -191,7 +198,7 @@ class SpectralPE(nn.Module):
         return self.proj(self.encoder(batch))
 
 
-CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean")}  # settings that take a word, and which words
+CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean"), "scale": ("none", "n")}  # settings that take a word, and which words
 
 
 def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
