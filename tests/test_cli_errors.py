@@ -166,6 +166,29 @@ def test_help_reflows_each_docstring_to_the_terminal():
         filled(about, 80, command)
 
 
+def test_no_help_text_holds_what_markdown_would_eat():
+    # Help is rendered as Markdown (rich_markup_mode="markdown"): two '*', or two '_' at words' edges, in a
+    # docstring or an option's help become emphasis and vanish from the terminal ('*.yaml or *.yml'); inside a
+    # word ('pe_args') CommonMark leaves '_' alone. Outside backticks, none is allowed, so none can pair.
+    import re
+
+    import click
+    from typer.main import get_command
+
+    from gbench.cli import app
+
+    def walk(command: click.Command, path: str):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    eaten = re.compile(r"\*|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+    for path, command in walk(get_command(app), "gbench"):
+        for text in [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]:
+            outside_code = re.sub(r"`[^`]*`", "", text)
+            assert not eaten.search(outside_code), (path, text)
+
+
 def test_list_names_every_task_model_and_suite_whole_in_80_columns():
     # `gbench list` is a new user's first look at the catalog: at 80 columns every id is whole on its own line
     # (the old table cut them to 'citeseer-link-70-10-20…' and squeezed the metric column to nothing).
