@@ -1,7 +1,11 @@
 """SPE's encoding grows with the graph, and what batch norm's running statistics make of it.
 
-Two measurements on a paper-sized structural task (`structure-symmetry` by default), one torch thread:
+Three measurements on a paper-sized structural task (`structure-symmetry` by default), one torch thread:
 
+0. Inputs. Per split, over every graph: node count, the 2nd and 16th smallest eigenvalue of the normalized
+   Laplacian, and the mean |entry| of the 16 eigenvectors V and of V V^T. Unit eigenvectors' entries shrink as
+   1/sqrt(n) and V V^T's as 1/n, so every encoder's input moves out of its training range on larger graphs;
+   SPE's V diag(psi(lambda)) V^T most (`pe_args.scale: n` multiplies it by n: a what-if, not SPE as published).
 1. Scale. For each split, the mean over nodes of |encoding| (the encoder's output before the model's projection,
    at its default settings, freshly initialised with seed 0) and the mean node count. SPE sums its network's output
    over a graph's n anchors (Huang et al., Eq. 2, as in their code), so its encoding grows about linearly with n;
@@ -31,6 +35,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, write_json  # noqa: E402
 
 SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
+
+
+def spectral_inputs(graphs, splits, k: int = 16) -> list[dict]:
+    """Per split, over every graph: the mean node count, the mean of the 2nd and the k-th smallest eigenvalue, the
+    mean |entry| of the k eigenvectors and of V V^T (what SPE's psi and rho read; LapPE and SignNet read V)."""
+    import numpy as np
+
+    rows = []
+    for name in SPLITS:
+        n, lam2, lamk, vec, gram = [], [], [], [], []
+        for i in splits[name].tolist():
+            g = graphs[i]
+            m = min(k, g.num_nodes)
+            lam = g.eig_vals.view(-1)[:m]
+            v = g.eig_vecs[:, :m]
+            n.append(g.num_nodes)
+            lam2.append(lam[1].item())
+            lamk.append(lam[-1].item())
+            vec.append(v.abs().mean().item())
+            gram.append((v @ v.T).abs().mean().item())
+        rows.append({"measure": "inputs", "split": name, "graphs": len(n), "nodes_mean": round(np.mean(n), 1),
+                     "lambda_2": round(np.mean(lam2), 4), f"lambda_{k}": round(np.mean(lamk), 4),
+                     "eigvec_abs_mean": round(np.mean(vec), 4), "gram_abs_mean": round(np.mean(gram), 4)})
+    return rows
 
 
 def encoding_scale(graphs, splits, batch_size: int) -> list[dict]:
@@ -123,8 +151,14 @@ def main() -> None:
     task = specs.load_task(args.task)
     ctx = DataContext.from_env(args.data_root, offline=True)
     td, graphs, _ = graph_inputs(task, specs.resolve_model(specs.load_model("gcn-spe", "graph"), task), ctx)
-    rows = encoding_scale(graphs, td.splits[0], args.batch)
-    for r in rows:
+    inputs = spectral_inputs(graphs, td.splits[0])
+    for r in inputs:
+        print(f"{r['split']:<14} nodes {r['nodes_mean']:6.1f}  lambda_2 {r['lambda_2']:.4f}  lambda_16 "
+              f"{r['lambda_16']:.4f}  mean |v| {r['eigvec_abs_mean']:.4f}  mean |V V^T| {r['gram_abs_mean']:.4f}",
+              file=sys.stderr)
+    scale = encoding_scale(graphs, td.splits[0], args.batch)
+    rows = inputs + scale
+    for r in scale:
         print(f"{r['encoder']:<8} {r['split']:<14} nodes {r['nodes_mean']:6.1f}  mean |encoding| "
               f"{r['encoding_abs_mean']:8.3f}", file=sys.stderr)
     for name in args.models.split(","):
