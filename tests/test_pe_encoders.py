@@ -285,6 +285,30 @@ def test_spe_mean_pool_is_the_sum_divided_by_each_graphs_size():
         build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"pool": "max"}})
 
 
+def test_spe_with_eigenvalues_zero_does_not_see_the_eigenvalues():
+    # pe_args.eigenvalues: zero, the ablation of benchmarks/README.md section 14 (not SPE as published): the
+    # encoding is the same whatever the eigenvalues are, where SPE as published changes with them.
+    from torch_geometric.data import Batch
+
+    from gbench.errors import ModelContractError
+    from gbench.models.contract import TaskInfo, build_model
+
+    graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
+    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
+    moved = [g.clone() for g in graphs]
+    for g in moved:
+        g.eig_vals = g.eig_vals * 0.5
+    for setting, same in (("zero", True), ("read", False)):
+        torch.manual_seed(0)
+        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
+                                                              "pe_args": {"eigenvalues": setting}}).eval()
+        with torch.no_grad():
+            a, b = (model.encoder.spectral.encoder(Batch.from_data_list(d)) for d in (graphs, moved))
+        assert torch.allclose(a, b, atol=1e-6) is same, setting
+    with pytest.raises(ModelContractError, match="pe_args.eigenvalues must be read or zero, got 'none'"):
+        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"eigenvalues": "none"}})
+
+
 def test_spe_scale_n_is_spe_on_eigenvectors_of_norm_sqrt_n():
     # pe_args.scale: n, the second what-if of benchmarks/README.md section 14 (not SPE as published): the same
     # weights on each graph's eigenvectors multiplied by sqrt(n) give the same encoding.

@@ -11,7 +11,8 @@ Both read the eigenpairs the `eig:K` transform stores once per dataset (`eig_val
   every eigenvalue alone, rho a GIN over the graph whose node i holds the n x m matrix [W_l[i, j]]_{j,l} (column j
   an extra batch axis), summed over j (`pe_args.pool: mean` averages instead: a what-if, not SPE as published,
   whose sum grows with the graph's size; `pe_args.scale: n` multiplies each V diag(psi_l) V^T by n, whose entries
-  shrink as 1/n: a second what-if; benchmarks/README.md section 14). Invariant to any orthogonal change of
+  shrink as 1/n: a second what-if; `pe_args.eigenvalues: zero` hides the eigenvalues from psi, an ablation;
+  benchmarks/README.md section 14). Invariant to any orthogonal change of
   basis within an eigenspace, and Lipschitz in (V, lambda) (the paper's stability).
 
 Padding: a graph with n < K nodes has K - n padded eigenpairs; they are masked by the node count (an eigenpair
@@ -52,6 +53,9 @@ SETTINGS: dict[str, dict[str, tuple[int | str, str]]] = {
         "scale": ("none", "none (the paper's) or n: each V diag(psi_l) V^T multiplied by the graph's node count, "
                           "so rho's inputs keep their size on larger graphs (unit eigenvectors' entries shrink as "
                           "1/sqrt(n)); not SPE as published"),
+        "eigenvalues": ("read", "read (the paper's) or zero: each psi_l reads 0 in place of every eigenvalue, so "
+                                "V diag(psi_l) V^T is psi_l(0) V V^T and the encoding sees no eigenvalue (an "
+                                "ablation, not SPE as published)"),
     },
 }
 
@@ -153,12 +157,12 @@ class SPEEncoder(nn.Module):
     MLP and n_max^3 * hidden for its neighbour sum."""
 
     def __init__(self, dim: int, layers: int, hidden: int, channels: int, psi_hidden: int, pool: str = "sum",
-                 scale: str = "none") -> None:
+                 scale: str = "none", eigenvalues: str = "read") -> None:
         super().__init__()
-        for name, value in (("pool", pool), ("scale", scale)):
+        for name, value in (("pool", pool), ("scale", scale), ("eigenvalues", eigenvalues)):
             if value not in CHOICES[name]:
                 raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
-        self.pool, self.scale = pool, scale
+        self.pool, self.scale, self.eigenvalues = pool, scale, eigenvalues
         self.psi = nn.ModuleList(
             nn.Sequential(nn.Linear(1, psi_hidden), nn.ReLU(), nn.Linear(psi_hidden, psi_hidden), nn.ReLU(),
                           nn.Linear(psi_hidden, 1)) for _ in range(channels))
@@ -169,7 +173,8 @@ class SPEEncoder(nn.Module):
 
         graphs = _Graphs(batch)
         counts = graphs.counts
-        z = torch.cat([psi(batch.eig_vals.unsqueeze(-1)) for psi in self.psi], -1)  # [B, K, m], psi_l each
+        lam = batch.eig_vals if self.eigenvalues == "read" else torch.zeros_like(batch.eig_vals)
+        z = torch.cat([psi(lam.unsqueeze(-1)) for psi in self.psi], -1)  # [B, K, m], psi_l each
         z = z * graphs.pair_mask.unsqueeze(-1)  # padded pairs weigh 0 in every V diag(z_l) V^T
         # The real (node i, anchor j) pairs of each graph: pair p is (i[p], j[p]) of graph g[p].
         g, t = _ranges(counts * counts)
@@ -198,7 +203,8 @@ class SpectralPE(nn.Module):
         return self.proj(self.encoder(batch))
 
 
-CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean"), "scale": ("none", "n")}  # settings that take a word, and which words
+# settings that take a word, and which words
+CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean"), "scale": ("none", "n"), "eigenvalues": ("read", "zero")}
 
 
 def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
