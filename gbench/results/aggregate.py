@@ -219,11 +219,16 @@ def spec_deviation(record: RunRecord) -> list[str]:
     if shipped is None:
         return []
     from gbench.specs.params import NEUTRAL_HPARAMS
+    from gbench.specs.schema import OptimSpec, TrainSpec
 
     hparams = {k: v for k, v in (spec.get("hparams") or {}).items() if k not in NEUTRAL_HPARAMS}
-    train = spec.get("train") or {}
+    try:  # through today's schema, so a field added since the record was written reads as its default
+        optim = OptimSpec.model_validate(spec.get("optim") or {}).model_dump(mode="json")
+        train = TrainSpec.model_validate(spec.get("train") or {}).model_dump(mode="json")
+    except Exception:  # noqa: BLE001 - a record today's schema no longer reads: compare what it holds
+        optim, train = spec.get("optim") or {}, spec.get("train") or {}
     return (_changes(hparams, shipped["hparams"])
-            + _changes(spec.get("optim") or {}, shipped["optim"], "optim.")
+            + _changes(optim, shipped["optim"], "optim.")
             + _changes({k: train.get(k) for k in ("grad_clip", "lr_schedule")}, shipped["train"], "train."))
 
 
