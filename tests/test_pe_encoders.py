@@ -263,73 +263,62 @@ def test_spe_encoding_grows_with_the_graph_and_signnet_does_not():
     assert 0.67 < sizes["signnet"][1] / sizes["signnet"][0] < 1.5, sizes
 
 
-def test_spe_mean_pool_is_the_sum_divided_by_each_graphs_size():
-    # pe_args.pool: mean, the what-if of benchmarks/README.md section 14 (not SPE as published).
+def _spe_whatif(pe_args: dict, extras: dict, *datasets: list) -> list[torch.Tensor]:
+    """SPE's encoding (inside a 2-layer GCN, seed 0, eval mode) of each list of graphs, with `pe_args`: the same
+    weights for every list, so two settings or two inputs compare one to one. A bad setting raises
+    ModelContractError."""
     from torch_geometric.data import Batch
 
-    from gbench.errors import ModelContractError
     from gbench.models.contract import TaskInfo, build_model
 
-    graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
     info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
-    encodings = {}
-    for pool in ("sum", "mean"):
-        torch.manual_seed(0)
-        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
-                                                              "pe_args": {"pool": pool}}).eval()
-        with torch.no_grad():
-            encodings[pool] = model.encoder.spectral.encoder(Batch.from_data_list(graphs))
+    torch.manual_seed(0)
+    model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
+                                                          "pe_args": pe_args}).eval()
+    with torch.no_grad():
+        return [model.encoder.spectral.encoder(Batch.from_data_list(d)) for d in datasets]
+
+
+def test_spe_mean_pool_is_the_sum_divided_by_each_graphs_size():
+    # pe_args.pool: mean, the what-if of benchmarks/README.md section 14 (not SPE as published).
+    from gbench.errors import ModelContractError
+
+    graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
+    [summed], [mean] = (_spe_whatif({"pool": pool}, extras, graphs) for pool in ("sum", "mean"))
     sizes = torch.tensor([12.0] * 12 + [7.0] * 7)[:, None]
-    assert torch.allclose(encodings["mean"], encodings["sum"] / sizes, atol=1e-6)
+    assert torch.allclose(mean, summed / sizes, atol=1e-6)
     with pytest.raises(ModelContractError, match="pe_args.pool must be sum or mean, got 'max'"):
-        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"pool": "max"}})
+        _spe_whatif({"pool": "max"}, extras, graphs)
 
 
 def test_spe_with_eigenvalues_zero_does_not_see_the_eigenvalues():
     # pe_args.eigenvalues: zero, the ablation of benchmarks/README.md section 14 (not SPE as published): the
     # encoding is the same whatever the eigenvalues are, where SPE as published changes with them.
-    from torch_geometric.data import Batch
-
     from gbench.errors import ModelContractError
-    from gbench.models.contract import TaskInfo, build_model
 
     graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
-    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
     moved = [g.clone() for g in graphs]
     for g in moved:
         g.eig_vals = g.eig_vals * 0.5
     for setting, same in (("zero", True), ("read", False)):
-        torch.manual_seed(0)
-        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
-                                                              "pe_args": {"eigenvalues": setting}}).eval()
-        with torch.no_grad():
-            a, b = (model.encoder.spectral.encoder(Batch.from_data_list(d)) for d in (graphs, moved))
+        a, b = _spe_whatif({"eigenvalues": setting}, extras, graphs, moved)
         assert torch.allclose(a, b, atol=1e-6) is same, setting
     with pytest.raises(ModelContractError, match="pe_args.eigenvalues must be read or zero, got 'none'"):
-        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"eigenvalues": "none"}})
+        _spe_whatif({"eigenvalues": "none"}, extras, graphs)
 
 
 def test_spe_scale_n_is_spe_on_eigenvectors_of_norm_sqrt_n():
     # pe_args.scale: n, the second what-if of benchmarks/README.md section 14 (not SPE as published): the same
     # weights on each graph's eigenvectors multiplied by sqrt(n) give the same encoding.
-    from torch_geometric.data import Batch
-
     from gbench.errors import ModelContractError
-    from gbench.models.contract import TaskInfo, build_model
 
     graphs, extras = _with_eig([_random_graph(12, 6), _cycle(7)])
-    info = TaskInfo(level="graph", target="regression", num_features=101, out_dim=1, extras=extras)
     stretched = [g.clone() for g in graphs]
     for g in stretched:
         g.eig_vecs = g.eig_vecs * g.num_nodes ** 0.5
-    encodings = []
-    for scale, data in (("n", graphs), ("none", stretched), ("none", graphs)):
-        torch.manual_seed(0)
-        model = build_model("gbench.models.graph:gcn", info, {"hidden": 32, "layers": 2, "pe": "spe",
-                                                              "pe_args": {"scale": scale}}).eval()
-        with torch.no_grad():
-            encodings.append(model.encoder.spectral.encoder(Batch.from_data_list(data)))
-    assert torch.allclose(encodings[0], encodings[1], atol=1e-5)
-    assert not torch.allclose(encodings[0], encodings[2], atol=1e-3)
+    [scaled] = _spe_whatif({"scale": "n"}, extras, graphs)
+    plain_stretched, plain = _spe_whatif({}, extras, stretched, graphs)
+    assert torch.allclose(scaled, plain_stretched, atol=1e-5)
+    assert not torch.allclose(scaled, plain, atol=1e-3)
     with pytest.raises(ModelContractError, match="pe_args.scale must be none or n, got 'N'"):
-        build_model("gbench.models.graph:gcn", info, {"pe": "spe", "pe_args": {"scale": "N"}})
+        _spe_whatif({"scale": "N"}, extras, graphs)
