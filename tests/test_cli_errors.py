@@ -39,7 +39,7 @@ WRONG: list = [
     (["run", "--tasks", "structure-topology-cpu", "--models", "gcn-spe", "--set", "pe_args={pool: maen}"], 2,
      "(--set): pe_args.pool must be sum or mean, got 'maen'."),
     (["run", "--tasks", "structure-topology-cpu", "--models", "gcn-spe", "--set", "pe_args={psi_hiden: 8}"], 2,
-     "pe_args: psi_hiden not known for pe: spe"),
+     "pe_args: psi_hiden not known for pe: spe (did you mean psi_hidden?)"),
     (["run", "--tasks", "sbm-node", "--model", "nocolon"], 2, "--model 'nocolon'"),
     (["run", "--tasks", "sbm-node", "--model", "/nonexistent/model.py:build"], 2, "does not exist"),
     (["run", "--tasks", "sbm-node", "--models", "mlp", "--out", "/proc/gbench-results"], 2,

@@ -218,8 +218,13 @@ def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
         raise ValueError(f"pe_args must be a mapping of settings, e.g. {{dim: 16}}, got {pe_args!r}.")
     unknown = sorted(set(pe_args or {}) - set(defaults))
     if unknown:
-        raise ValueError(f"pe_args: {', '.join(unknown)} not known for pe: {pe}; its settings are "
-                         + "; ".join(f"{name} ({what}, default {d})" for name, (d, what) in defaults.items()) + ".")
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(defaults), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(f"pe_args: {', '.join(unknown)} not known for pe: {pe}{hint}; its settings, with their "
+                         "defaults: " + ", ".join(f"{name} {d}" for name, (d, _) in defaults.items())
+                         + " (what each means: gbench.models.pe.SETTINGS).")
     args: dict[str, Any] = {}
     for name, (default, _) in defaults.items():
         value = (pe_args or {}).get(name, default)
