@@ -12,8 +12,8 @@ Both read the eigenpairs the `eig:K` transform stores once per dataset (`eig_val
   an extra batch axis), summed over j (`pe_args.pool: mean` averages instead: a what-if, not SPE as published,
   whose sum grows with the graph's size; `pe_args.scale: n` multiplies each V diag(psi_l) V^T by n, whose entries
   shrink as 1/n: a second what-if; `pe_args.eigenvalues: zero` hides the eigenvalues from psi, an ablation;
-  benchmarks/README.md section 14). Invariant to any orthogonal change of
-  basis within an eigenspace, and Lipschitz in (V, lambda) (the paper's stability).
+  benchmarks/README.md section 14). Invariant to any orthogonal change of basis within an eigenspace, and
+  Lipschitz in (V, lambda) (the paper's stability).
 
 Padding: a graph with n < K nodes has K - n padded eigenpairs; they are masked by the node count (an eigenpair
 index k is real iff k < n), so their stored values never reach the output. The networks run on real items only
@@ -160,8 +160,7 @@ class SPEEncoder(nn.Module):
                  scale: str = "none", eigenvalues: str = "read") -> None:
         super().__init__()
         for name, value in (("pool", pool), ("scale", scale), ("eigenvalues", eigenvalues)):
-            if value not in CHOICES[name]:
-                raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
+            _check_choice(name, value)
         self.pool, self.scale, self.eigenvalues = pool, scale, eigenvalues
         self.psi = nn.ModuleList(
             nn.Sequential(nn.Linear(1, psi_hidden), nn.ReLU(), nn.Linear(psi_hidden, psi_hidden), nn.ReLU(),
@@ -207,6 +206,11 @@ class SpectralPE(nn.Module):
 CHOICES: dict[str, tuple[str, ...]] = {"pool": ("sum", "mean"), "scale": ("none", "n"), "eigenvalues": ("read", "zero")}
 
 
+def _check_choice(name: str, value: Any) -> None:
+    if value not in CHOICES[name]:
+        raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
+
+
 def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
     """`pe_args` over the defaults of encoder `pe` (`SETTINGS`); ValueError, one sentence, for an unknown encoder,
     setting or value. Needs no data, so a sweep checks every spec with it before it starts
@@ -228,9 +232,9 @@ def encoder_settings(pe: str, pe_args: dict[str, Any] | None) -> dict[str, Any]:
     args: dict[str, Any] = {}
     for name, (default, _) in defaults.items():
         value = (pe_args or {}).get(name, default)
-        if name in CHOICES and value not in CHOICES[name]:
-            raise ValueError(f"pe_args.{name} must be {' or '.join(CHOICES[name])}, got {value!r}.")
-        if name not in CHOICES and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if name in CHOICES:
+            _check_choice(name, value)
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"pe_args.{name} must be a whole number of at least 1, got {value!r}.")
         args[name] = value
     return args
