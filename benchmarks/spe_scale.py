@@ -6,6 +6,10 @@ Three measurements on a paper-sized structural task (`structure-symmetry` by def
    Laplacian, and the mean |entry| of the 16 eigenvectors V and of V V^T. Unit eigenvectors' entries shrink as
    1/sqrt(n) and V V^T's as 1/n, so every encoder's input moves out of its training range on larger graphs;
    SPE's V diag(psi(lambda)) V^T most (`pe_args.scale: n` multiplies it by n: a what-if, not SPE as published).
+   Then per split and class, how often the 17 smallest eigenvalues hold a repeated one, one at the cut (the 16th
+   equal to the 17th, where V V^T depends on the eigensolver's basis), and how small each graph's smallest gap is:
+   on `structure-symmetry` repeated eigenvalues mark the symmetric class, and larger graphs' denser spectra bring
+   the asymmetric ones' eigenvalues closer together.
 1. Scale. For each split, the mean over nodes of |encoding| (the encoder's output before the model's projection,
    at its default settings, freshly initialised with seed 0) and the mean node count. SPE sums its network's output
    over a graph's n anchors (Huang et al., Eq. 2, as in their code), so its encoding grows about linearly with n;
@@ -32,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, write_json  # noqa: E402
+from common import environment, laplacian_eigenvalues, write_json  # noqa: E402
 
 SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
 
@@ -58,6 +62,31 @@ def spectral_inputs(graphs, splits, k: int = 16) -> list[dict]:
         rows.append({"measure": "inputs", "split": name, "graphs": len(n), "nodes_mean": round(np.mean(n), 1),
                      "lambda_2": round(np.mean(lam2), 4), f"lambda_{k}": round(np.mean(lamk), 4),
                      "eigvec_abs_mean": round(np.mean(vec), 4), "gram_abs_mean": round(np.mean(gram), 4)})
+    return rows
+
+
+def multiplicity_by_class(graphs, y, splits, k: int = 16, tol: float = 1e-6) -> list[dict]:
+    """Per split and class: the share of graphs with a repeated eigenvalue among the k+1 smallest of the normalized
+    Laplacian (gap under `tol`), the share with one at the cut (the k-th equal to the (k+1)-th, so that V V^T itself
+    depends on the eigensolver's basis), and the median and the share under 0.01 of each graph's smallest gap
+    between consecutive eigenvalues among the k+1 smallest (near-repeated eigenvalues)."""
+    import numpy as np
+
+    rows = []
+    for name in SPLITS:
+        idx = splits[name].tolist()
+        per_class: dict[int, list] = {}
+        for i in idx:
+            g = graphs[i]
+            gaps = np.diff(laplacian_eigenvalues(g.edge_index, g.num_nodes, k + 1))
+            per_class.setdefault(int(y[i]), []).append(
+                (gaps.min() < tol, g.num_nodes > k and gaps[k - 1] < tol, gaps.min()))
+        for c, vals in sorted(per_class.items()):
+            rep, cut, smallest = (np.array(v, dtype=float) for v in zip(*vals))
+            rows.append({"measure": "multiplicity", "split": name, "class": c, "graphs": len(vals),
+                         "repeated_share": round(rep.mean(), 3), "at_cut_share": round(cut.mean(), 3),
+                         "smallest_gap_median": round(float(np.median(smallest)), 4),
+                         "smallest_gap_under_0.01_share": round((smallest < 0.01).mean(), 3)})
     return rows
 
 
@@ -156,8 +185,13 @@ def main() -> None:
         print(f"{r['split']:<14} nodes {r['nodes_mean']:6.1f}  lambda_2 {r['lambda_2']:.4f}  lambda_16 "
               f"{r['lambda_16']:.4f}  mean |v| {r['eigvec_abs_mean']:.4f}  mean |V V^T| {r['gram_abs_mean']:.4f}",
               file=sys.stderr)
+    multiplicity = multiplicity_by_class(graphs, td.y.view(-1), td.splits[0])
+    for r in multiplicity:
+        print(f"{r['split']:<14} class {r['class']}: repeated eigenvalue {r['repeated_share']:.2f}, at the cut "
+              f"{r['at_cut_share']:.2f}, smallest gap median {r['smallest_gap_median']:.4f}, under 0.01 "
+              f"{r['smallest_gap_under_0.01_share']:.2f}", file=sys.stderr)
     scale = encoding_scale(graphs, td.splits[0], args.batch)
-    rows = inputs + scale
+    rows = inputs + multiplicity + scale
     for r in scale:
         print(f"{r['encoder']:<8} {r['split']:<14} nodes {r['nodes_mean']:6.1f}  mean |encoding| "
               f"{r['encoding_abs_mean']:8.3f}", file=sys.stderr)
