@@ -9,6 +9,8 @@ committed record when `--record DIR` names the results directory that holds it. 
 - accuracy with each batch's own batch-norm statistics (dropout still off): far under eval mode means the running
   statistics, gathered on training graphs, do not describe the split's graphs;
 - recall of each class;
+- recall of each class on the graphs whose smallest gap between consecutive eigenvalues (among the k+1 smallest)
+  is under the class's median in that split, and on the others: whether near-repeated eigenvalues decide the error;
 - accuracy on the graphs whose normalized Laplacian has a repeated eigenvalue among its k+1 smallest (k = 16, the
   eigenpairs the spectral encoders read) and on the others. A repeated eigenvalue inside the k makes the
   eigenvectors a basis choice; one at the cut (the k-th equal to the (k+1)-th) makes V V^T itself depend on that
@@ -37,10 +39,12 @@ from common import environment, laplacian_eigenvalues, write_json  # noqa: E402
 SPLITS = ("val", "test_id", "test_near_ood", "test_far_ood")
 
 
-def repeated_eigenvalue(edge_index: torch.Tensor, n: int, k: int = 16, tol: float = 1e-6) -> tuple[bool, bool]:
-    """(a repeated eigenvalue among the k+1 smallest of the normalized Laplacian, the k-th equal to the (k+1)-th)."""
+def repeated_eigenvalue(edge_index: torch.Tensor, n: int, k: int = 16,
+                        tol: float = 1e-6) -> tuple[bool, bool, float]:
+    """(a repeated eigenvalue among the k+1 smallest of the normalized Laplacian, the k-th equal to the (k+1)-th,
+    the smallest gap between consecutive ones of them)."""
     gaps = np.diff(laplacian_eigenvalues(edge_index, n, k + 1))
-    return bool((gaps < tol).any()), bool(n > k and gaps[k - 1] < tol)
+    return bool((gaps < tol).any()), bool(n > k and gaps[k - 1] < tol), float(gaps.min()) if gaps.size else np.inf
 
 
 def train_once(task_ref: str, model_ref: str, seed: int, sets: list[str], data_root: str | None):
@@ -106,8 +110,9 @@ def analyse(job, model, opts, k: int) -> list[dict]:
         pred_bs = predictions(model, batcher, idx, batch_size, batch_statistics=True)
         model.load_state_dict(state)  # batch statistics mode moved the running statistics: put them back
         spectral = [repeated_eigenvalue(graphs[i].edge_index, graphs[i].num_nodes, k) for i in idx.tolist()]
-        repeated = torch.tensor([r for r, _ in spectral])
-        at_cut = torch.tensor([c for _, c in spectral])
+        repeated = torch.tensor([r for r, _, _ in spectral])
+        at_cut = torch.tensor([c for _, c, _ in spectral])
+        smallest_gap = torch.tensor([g for _, _, g in spectral])
         right = pred == y
         row = {"split": name, "graphs": len(idx), "nodes_mean": round(float(np.mean(
                    [graphs[i].num_nodes for i in idx.tolist()])), 1),
@@ -123,6 +128,14 @@ def analyse(job, model, opts, k: int) -> list[dict]:
             for label, mask in (("repeated", repeated), ("simple", ~repeated)):
                 m = mask & (y == c)
                 row[f"recall_class_{c}_{label}"] = round(right[m].float().mean().item(), 4) if m.any() else None
+            # Within a class and split, graphs with near-repeated eigenvalues (smallest gap under the class's median
+            # there) against the rest: does crowding of the spectrum decide the error?
+            gap_c = smallest_gap[y == c]
+            median = gap_c.median()
+            for label, mask in (("gap_low", smallest_gap < median), ("gap_high", smallest_gap >= median)):
+                m = mask & (y == c)
+                row[f"recall_class_{c}_{label}"] = round(right[m].float().mean().item(), 4) if m.any() else None
+            row[f"smallest_gap_median_class_{c}"] = round(median.item(), 5)
         rows.append(row)
     return rows
 
@@ -166,6 +179,13 @@ def main() -> None:
               + f" {r['graphs_repeated']:4d} {fmt(r['accuracy_repeated']):>7} {fmt(r['accuracy_simple']):>10} "
               + " ".join(f"{fmt(r[f'recall_class_{c}_repeated'])}/{fmt(r[f'recall_class_{c}_simple'])}".rjust(15)
                          for c in classes), file=sys.stderr)
+    print("recall per class, graphs whose smallest eigenvalue gap is under / at least the class's median in the "
+          "split:", file=sys.stderr)
+    for r in rows:
+        print(f"{r['split']:<14} " + "  ".join(
+            f"class {c} (median gap {r[f'smallest_gap_median_class_{c}']:.4f}): "
+            f"{fmt(r[f'recall_class_{c}_gap_low'])} / {fmt(r[f'recall_class_{c}_gap_high'])}" for c in classes),
+            file=sys.stderr)
     print(environment(), file=sys.stderr)
     write_json([{"job_id": job.job_id, "model": job.model.name, "seed": job.seed,
                  "selected_epoch": record.selected_epoch, "metrics": ours}] + rows, args.json)
