@@ -66,3 +66,16 @@ def laplacian_eigenvalues(edge_index: torch.Tensor, n: int, k: int | None = None
     dinv = np.where(d > 0, 1.0 / np.sqrt(np.maximum(d, 1e-12)), 0.0)
     lam = np.linalg.eigvalsh(np.eye(n) - dinv[:, None] * a * dinv[None, :])
     return lam if k is None else lam[:k]
+
+
+def eigenvalue_multiplicity(edge_index: torch.Tensor, n: int, k: int = 16,
+                            tol: float = 1e-6) -> tuple[bool, bool, float]:
+    """Among the k+1 smallest normalized-Laplacian eigenvalues: (one is repeated, i.e. a consecutive gap under
+    `tol`; the k-th equals the (k+1)-th, so that V V^T over k eigenvectors depends on the eigensolver's basis; the
+    smallest consecutive gap)."""
+    import numpy as np
+
+    gaps = np.diff(laplacian_eigenvalues(edge_index, n, k + 1))
+    if not gaps.size:
+        return False, False, float("inf")
+    return bool(gaps.min() < tol), bool(n > k and gaps[k - 1] < tol), float(gaps.min())

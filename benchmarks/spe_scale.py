@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, laplacian_eigenvalues, write_json  # noqa: E402
+from common import eigenvalue_multiplicity, environment, write_json  # noqa: E402
 
 SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
 
@@ -77,10 +77,8 @@ def multiplicity_by_class(graphs, y, splits, k: int = 16, tol: float = 1e-6) -> 
         idx = splits[name].tolist()
         per_class: dict[int, list] = {}
         for i in idx:
-            g = graphs[i]
-            gaps = np.diff(laplacian_eigenvalues(g.edge_index, g.num_nodes, k + 1))
             per_class.setdefault(int(y[i]), []).append(
-                (gaps.min() < tol, g.num_nodes > k and gaps[k - 1] < tol, gaps.min()))
+                eigenvalue_multiplicity(graphs[i].edge_index, graphs[i].num_nodes, k, tol))
         for c, vals in sorted(per_class.items()):
             rep, cut, smallest = (np.array(v, dtype=float) for v in zip(*vals))
             rows.append({"measure": "multiplicity", "split": name, "class": c, "graphs": len(vals),

@@ -34,17 +34,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, laplacian_eigenvalues, write_json  # noqa: E402
+from common import eigenvalue_multiplicity, environment, write_json  # noqa: E402
 
 SPLITS = ("val", "test_id", "test_near_ood", "test_far_ood")
-
-
-def repeated_eigenvalue(edge_index: torch.Tensor, n: int, k: int = 16,
-                        tol: float = 1e-6) -> tuple[bool, bool, float]:
-    """(a repeated eigenvalue among the k+1 smallest of the normalized Laplacian, the k-th equal to the (k+1)-th,
-    the smallest gap between consecutive ones of them)."""
-    gaps = np.diff(laplacian_eigenvalues(edge_index, n, k + 1))
-    return bool((gaps < tol).any()), bool(n > k and gaps[k - 1] < tol), float(gaps.min()) if gaps.size else np.inf
 
 
 def train_once(task_ref: str, model_ref: str, seed: int, sets: list[str], data_root: str | None):
@@ -109,7 +101,7 @@ def analyse(job, model, opts, k: int) -> list[dict]:
         pred = predictions(model, batcher, idx, batch_size, batch_statistics=False)
         pred_bs = predictions(model, batcher, idx, batch_size, batch_statistics=True)
         model.load_state_dict(state)  # batch statistics mode moved the running statistics: put them back
-        spectral = [repeated_eigenvalue(graphs[i].edge_index, graphs[i].num_nodes, k) for i in idx.tolist()]
+        spectral = [eigenvalue_multiplicity(graphs[i].edge_index, graphs[i].num_nodes, k) for i in idx.tolist()]
         repeated = torch.tensor([r for r, _, _ in spectral])
         at_cut = torch.tensor([c for _, c, _ in spectral])
         smallest_gap = torch.tensor([g for _, _, g in spectral])
