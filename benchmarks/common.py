@@ -79,3 +79,20 @@ def eigenvalue_multiplicity(edge_index: torch.Tensor, n: int, k: int = 16,
     if not gaps.size:
         return False, False, float("inf")
     return bool(gaps.min() < tol), bool(n > k and gaps[k - 1] < tol), float(gaps.min())
+
+
+def predicted_classes(model, batcher, idx: torch.Tensor, batch_size: int, batch_statistics: bool) -> torch.Tensor:
+    """argmax predictions of a graph classifier on the graphs `idx` (a `gbench.train.graph.GraphBatcher`), dropout
+    off; batch norm from its running statistics, or with `batch_statistics` from each batch's own (which moves the
+    running statistics: restore the state dict after if the model is used again). Leaves the model in eval mode."""
+    model.eval()
+    if batch_statistics:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.train()
+    out = []
+    with torch.no_grad():
+        for batch, _ in batcher.batches(idx, batch_size):
+            out.append(model(batch).argmax(1))
+    model.eval()
+    return torch.cat(out)

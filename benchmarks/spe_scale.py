@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import eigenvalue_multiplicity, environment, write_json  # noqa: E402
+from common import eigenvalue_multiplicity, environment, predicted_classes, write_json  # noqa: E402
 
 SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
 
@@ -139,20 +139,12 @@ def train_vs_eval(task, name: str, steps: int, ctx, spe_pool: str = "sum") -> di
             if done == steps:
                 break
     accuracy = {}
-    with torch.no_grad():
-        for mode in ("eval", "batch statistics"):
-            model.eval()
-            if mode != "eval":  # batch norm from each batch, dropout still off
-                for m in model.modules():
-                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                        m.train()
-            pred, ys = [], []
-            for batch, y in batcher.batches(td.splits[0]["val"], batch_size):
-                pred.append(model(batch).argmax(1))
-                ys.append(y)
-            pred, ys = torch.cat(pred), torch.cat(ys)
-            accuracy[mode] = round((pred == ys).float().mean().item(), 4)
-            accuracy[f"{mode} majority share"] = round(torch.bincount(pred).max().item() / pred.numel(), 4)
+    val = td.splits[0]["val"]
+    ys = td.y.view(-1)[val]
+    for mode in ("eval", "batch statistics"):
+        pred = predicted_classes(model, batcher, val, batch_size, batch_statistics=mode != "eval")
+        accuracy[mode] = round((pred == ys).float().mean().item(), 4)
+        accuracy[f"{mode} majority share"] = round(torch.bincount(pred).max().item() / pred.numel(), 4)
     return {"measure": "train_vs_eval", "model": name, "spe_pool": spe_pool, "steps": steps,
             "last_train_loss": round(loss.item(), 4), "val_accuracy_eval": accuracy["eval"],
             "val_accuracy_batch_stats": accuracy["batch statistics"],

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import eigenvalue_multiplicity, environment, write_json  # noqa: E402
+from common import eigenvalue_multiplicity, environment, predicted_classes, write_json  # noqa: E402
 
 SPLITS = ("val", "test_id", "test_near_ood", "test_far_ood")
 
@@ -71,20 +71,6 @@ def committed_record(results: Path, job) -> dict | None:
     return None
 
 
-def predictions(model, batcher, idx: torch.Tensor, batch_size: int, batch_statistics: bool) -> torch.Tensor:
-    model.eval()
-    if batch_statistics:
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.train()
-    out = []
-    with torch.no_grad():
-        for batch, _ in batcher.batches(idx, batch_size):
-            out.append(model(batch).argmax(1))
-    model.eval()
-    return torch.cat(out)
-
-
 def analyse(job, model, opts, k: int) -> list[dict]:
     from gbench.train.base import train_settings
     from gbench.train.graph import GraphBatcher, graph_inputs
@@ -98,8 +84,8 @@ def analyse(job, model, opts, k: int) -> list[dict]:
     for name in SPLITS:
         idx = td.splits[0][name]
         y = y_all[idx]
-        pred = predictions(model, batcher, idx, batch_size, batch_statistics=False)
-        pred_bs = predictions(model, batcher, idx, batch_size, batch_statistics=True)
+        pred = predicted_classes(model, batcher, idx, batch_size, batch_statistics=False)
+        pred_bs = predicted_classes(model, batcher, idx, batch_size, batch_statistics=True)
         model.load_state_dict(state)  # batch statistics mode moved the running statistics: put them back
         spectral = [eigenvalue_multiplicity(graphs[i].edge_index, graphs[i].num_nodes, k) for i in idx.tolist()]
         repeated = torch.tensor([r for r, _, _ in spectral])
