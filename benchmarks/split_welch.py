@@ -1,9 +1,10 @@
 """Welch's t-test between rows of results directories on one named test split (e.g. a structural task's far-OOD).
 
-`gbench compare` tests a task's primary split (the first of its test splits, ID on the structural tasks). This
-script asks the same question on another split, with gbench's own pieces: the records' per-seed values
-(`gbench.results.per_unit_values`), Welch's test from summary statistics (`gbench.comparison.stats.welch_p`,
-scipy) and Holm's correction over the pairs given (`gbench.comparison.stats.holm`).
+`gbench compare A B --base-model X --candidate-model Y --split SPLIT` tests one such pair. This script tests one
+row against several rows spread over several results directories and corrects over all of them, with gbench's own
+pieces: the records' per-seed values (`gbench.results.per_unit_values`), Welch's test from summary statistics
+(`gbench.comparison.stats.welch_p`, scipy) and Holm's correction over the pairs given
+(`gbench.comparison.stats.holm`).
 
     python benchmarks/split_welch.py --task structure-topology --split test_far_ood \
         leaderboards/runs/structure-paper-vision-protocol:resnet10-kk-scratch \

@@ -84,7 +84,7 @@ def tune(tasks: str | Sequence[str], models: str | Sequence[str] | None = None, 
 
 def compare(base: Path | str, candidate: Path | str | None = None, *, base_model: str | None = None,
             candidate_model: str | None = None, base_task: str | None = None, candidate_task: str | None = None,
-            tolerance_rel: float | None = 0.01,
+            split: str | None = None, tolerance_rel: float | None = 0.01,
             tolerance_abs: float | None = None, alpha: float = 0.05, correction: str = "holm", min_seeds: int = 3,
             cost_tolerance: float = 0.5, bootstrap_seed: int = 0, allow_unequal_tuning: bool = False):
     """Is `candidate` better, worse, or noise compared with `base`? A pandas DataFrame, one row per (task, model)
@@ -103,7 +103,7 @@ def compare(base: Path | str, candidate: Path | str | None = None, *, base_model
                         correction=correction, cost_tolerance_rel=cost_tolerance,  # type: ignore[arg-type]
                         bootstrap_seed=bootstrap_seed, allow_unequal_tuning=allow_unequal_tuning)
     result = compare_results(base, candidate, base_model=base_model, candidate_model=candidate_model,
-                             base_task=base_task, candidate_task=candidate_task, settings=settings)
+                             base_task=base_task, candidate_task=candidate_task, settings=settings, split=split)
     frame = pd.DataFrame(result.to_dict()["pairs"])
     frame.attrs["comparison"] = result
     frame.attrs["gate"] = decide(result, fail_on_regression=True)

@@ -243,6 +243,9 @@ def compare(
     base_task: Annotated[Optional[str], typer.Option(help="Compare this task (in BASE) ...")] = None,
     candidate_task: Annotated[Optional[str], typer.Option(help="... against this one (a variant of it, in "
                                                                "CANDIDATE or BASE).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Compare on this test split (e.g. test_far_ood) instead of "
+                                                      "each task's headline one; rows without it are listed as "
+                                                      "not compared.")] = None,
     tolerance_rel: Annotated[float, typer.Option(help="A change smaller than this fraction of the base mean is "
                                                       "no change (0 = any change; negative: off).")] = 0.01,
     tolerance_abs: Annotated[Optional[float], typer.Option(help="... and smaller than this absolute amount "
@@ -279,7 +282,7 @@ def compare(
                         cost_tolerance_rel=cost_tolerance, bootstrap_seed=bootstrap_seed,
                         allow_unequal_tuning=allow_unequal_tuning)
     result = run_compare(base, candidate, base_model=base_model, candidate_model=candidate_model,
-                         base_task=base_task, candidate_task=candidate_task, settings=settings)
+                         base_task=base_task, candidate_task=candidate_task, settings=settings, split=split)
     if format_ == "json":
         body = result.to_dict()
         body["findings"] = comparison_findings(result, fail_on_cost)

@@ -271,9 +271,10 @@ def cost_rows(comparison) -> list[list[str]]:
 def comparison_findings(comparison, fail_on_cost: bool = False) -> list[str]:
     """One line per thing that got worse (and the lists of what was not compared), for every output format."""
     lines = []
+    on = f" on {comparison.split}" if comparison.split else ""
     for p in comparison.regressions:
         rel = f", {p.gain_rel:+.2%}" if p.gain_rel is not None else ""
-        lines.append(f"REGRESSION {p.task} / {p.model}: {p.metric} {p.base_mean:.4f} -> {p.cand_mean:.4f} "
+        lines.append(f"REGRESSION {p.task} / {p.model}: {p.metric}{on} {p.base_mean:.4f} -> {p.cand_mean:.4f} "
                      f"(gain {p.gain:+.4f}{rel}; Welch p {_p(p.p_welch)}, corrected {_p(p.p_adjusted)})")
     for p in comparison.failing_candidates:
         lines.append(f"FAILED JOBS {p.task} / {p.model}: {p.cand_not_ok} candidate job(s) failed or diverged "
@@ -383,6 +384,8 @@ def print_comparison(comparison, console=None, fail_on_cost: bool = False) -> No
 
     console = console or Console()
     console.print(f"base: {escape(comparison.base)}\ncandidate: {escape(comparison.candidate)}", highlight=False)
+    if comparison.split:
+        console.print(f"test split: {escape(comparison.split)} (not each task's headline split)", highlight=False)
     narrow = console.width < 150  # drop what --format markdown/json keep: std, uncorrected p's, CI, metric
     header, rows = COMPARE_HEADER, comparison_rows(comparison, compact=narrow)
     if narrow:
@@ -417,7 +420,9 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def comparison_markdown(comparison, fail_on_cost: bool = False) -> str:
-    lines = [f"Base: `{comparison.base}`  ", f"Candidate: `{comparison.candidate}`", "",
+    lines = [f"Base: `{comparison.base}`  ", f"Candidate: `{comparison.candidate}`"
+             + (f"  \nTest split: `{comparison.split}` (not each task's headline split)" if comparison.split else ""),
+             "",
              "Metrics (gain: + is better)", ""]
     lines += _md_table(COMPARE_HEADER, comparison_rows(comparison))
     if comparison.costs:

@@ -189,13 +189,19 @@ def test_no_help_text_holds_what_markdown_would_eat():
             assert not eaten.search(outside_code), (path, text)
 
 
-def test_list_names_every_task_model_and_suite_whole_in_80_columns():
+def test_list_names_every_task_model_and_suite_whole_in_80_columns(monkeypatch):
     # `gbench list` is a new user's first look at the catalog: at 80 columns every id is whole on its own line
     # (the old table cut them to 'citeseer-link-70-10-20…' and squeezed the metric column to nothing).
+    from rich.console import Console
     from typer.testing import CliRunner
 
-    from gbench import specs
+    from gbench import cli as cli_module, specs
     from gbench.cli import app
+
+    # gbench.cli makes its console at import, and rich fixes its width when COLUMNS is set then (as another test
+    # module's fixture may have had it): a fresh one reads COLUMNS when it prints, as in a new process.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(cli_module, "console", Console())
 
     def listed(what: str) -> list[str]:
         result = CliRunner().invoke(app, ["list", what], env={"COLUMNS": "80"})

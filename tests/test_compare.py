@@ -228,3 +228,46 @@ def test_holm_and_bad_settings(cli, runs):
     assert bad.code == 2 and "--format 'xml'" in bad.err
     nowhere = cli("compare", runs / "nowhere", runs / "base")
     assert nowhere.code == 2 and "does not exist" in nowhere.err
+
+
+def test_a_named_test_split_is_compared_instead_of_the_headline(cli, runs, tmp_path):
+    """--split compares another test split (a structural task's far-OOD): a candidate that is unchanged on the
+    headline split but worse on that one passes the plain gate and fails the --split one; rows without the split
+    are listed as not compared; a split nobody has stops with exit 2, naming the ones there are."""
+    from scipy.stats import ttest_ind
+
+    from gbench.results import read_results
+
+    def with_far(shift):
+        def metrics(r):
+            far = {r.metric: r.headline() + shift} if r.model == "gcn" or shift == 0 else None
+            return {**r.metrics, "test_far": far} if far else r.metrics
+        return metrics
+
+    base, cand = tmp_path / "base", tmp_path / "cand"
+    _rewrite(runs / "base", base, metrics=with_far(0.0), test_splits=lambda r: r.test_splits + ["test_far"])
+    _rewrite(runs / "base", cand, metrics=with_far(-0.2),  # mlp's candidate records have no far split
+             test_splits=lambda r: r.test_splits + ["test_far"] if r.model == "gcn" else r.test_splits)
+    assert cli("compare", base, cand, "--fail-on-regression").code == 0  # the headline split did not move
+    gate = cli("compare", base, cand, "--split", "test_far", "--fail-on-regression")
+    assert gate.code == 1 and "REGRESSION sbm-node / gcn: acc on test_far" in gate.err, gate
+    assert "test split: test_far (not each task's headline split)" in gate.out
+    body = _json(cli("compare", base, cand, "--split", "test_far", "--format", "json"))
+    gcn = _pair(body, "gcn")
+    values = {side: read_results(side).groups[("sbm-node", "gcn")] for side in (base, cand)}
+    far = {side: [r.metrics["test_far"][r.metric] for r in sorted(v, key=lambda r: r.seed)]
+           for side, v in values.items()}
+    assert body["split"] == "test_far" and gcn["verdict"] == "worse" and gcn["gain"] == pytest.approx(-0.2)
+    assert gcn["p_welch"] == pytest.approx(ttest_ind(far[cand], far[base], equal_var=False).pvalue, rel=1e-9)
+    assert [(u["model"], u["reason"]) for u in body["not_compared"]] == [
+        ("mlp", "candidate: no test split 'test_far' (it has test)")]
+    # Leaderboard CSVs carry each extra split's mean and std: the same test from summary statistics.
+    for side in (base, cand):
+        read_results(side).frame.to_csv(side / "board.csv", index=False)
+    csv = _pair(_json(cli("compare", base / "board.csv", cand / "board.csv", "--split", "test_far", "--format",
+                          "json")), "gcn")
+    assert csv["verdict"] == "worse" and csv["p_welch"] == pytest.approx(gcn["p_welch"], rel=1e-6)
+    typo = cli("compare", base, cand, "--split", "test_fra")
+    assert typo.code == 2 and "--split test_fra: no result in" in typo.err and "test, test_far" in typo.err
+    val = cli("compare", base, cand, "--split", "val")
+    assert val.code == 2 and "not the validation split" in val.err

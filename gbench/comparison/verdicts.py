@@ -120,6 +120,7 @@ class Comparison:
     notes: list[str]
     damaged: list[str] = field(default_factory=list)
     unequal_tuning: list[str] = field(default_factory=list)  # 'task / model: base ..., candidate ...'
+    split: str | None = None  # the test split compared; None: each task's headline split
 
     @property
     def regressions(self) -> list[PairResult]:
@@ -145,7 +146,7 @@ class Comparison:
             return obj
 
         return clean({
-            "base": self.base, "candidate": self.candidate, "settings": asdict(self.settings),
+            "base": self.base, "candidate": self.candidate, "split": self.split, "settings": asdict(self.settings),
             "method": self.settings.describe(), "pairs": [asdict(p) for p in self.pairs],
             "costs": [asdict(c) for c in self.costs],
             "only_in_base": [asdict(u) for u in self.only_base],
@@ -172,8 +173,9 @@ def _exceeds(gain: float, base_mean: float, s: Settings) -> bool:
     return True
 
 
-def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> Comparison:
-    """Match pairs, test each, correct over all pairs tested, give verdicts; then costs."""
+def compare_sides(base: Side, cand: Side, settings: Settings | None = None, split: str | None = None) -> Comparison:
+    """Match pairs, test each, correct over all pairs tested, give verdicts; then costs. `split` names the test
+    split both sides were loaded on (None: each task's headline split)."""
     s = settings or Settings()
     notes: list[str] = []
     if base.kind == "csv" or cand.kind == "csv":
@@ -190,6 +192,10 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
     unequal: list[str] = []
     for key in sorted(set(base.samples) & set(cand.samples)):
         b, c = base.samples[key], cand.samples[key]
+        lacking = [f"{who}: {x.missing_split}" for who, x in (("base", b), ("candidate", c)) if x.missing_split]
+        if lacking:
+            not_compared.append(Unmatched(*key, "; ".join(lacking)))
+            continue
         if b.task_version is not None and c.task_version is not None and b.task_version != c.task_version:
             not_compared.append(Unmatched(*key, f"task version differs (base v{b.task_version}, candidate "
                                                 f"v{c.task_version}): the numbers are not comparable"))
@@ -216,7 +222,7 @@ def compare_sides(base: Side, cand: Side, settings: Settings | None = None) -> C
             cr.notes.append(f"beyond the tolerance but not significant (corrected p {adj:.3g})")
             cr.verdict = "no detectable change"
     return Comparison(base.source, cand.source, s, pairs, costs, only_base, only_cand, not_compared,
-                      notes + base.warnings + cand.warnings, base.damaged + cand.damaged, unequal)
+                      notes + base.warnings + cand.warnings, base.damaged + cand.damaged, unequal, split)
 
 
 def _tuned(label: str) -> str:
@@ -305,9 +311,10 @@ def _compare_costs(b: Sample, c: Sample, s: Settings) -> list[CostResult]:
 
 def compare(base: Path | str, candidate: Path | str | None = None, *, base_model: str | None = None,
             candidate_model: str | None = None, base_task: str | None = None, candidate_task: str | None = None,
-            settings: Settings | None = None) -> Comparison:
+            settings: Settings | None = None, split: str | None = None) -> Comparison:
     """Compare two results directories / leaderboard CSVs, or two models (`base_model` vs `candidate_model`) or two
-    tasks (`base_task` vs `candidate_task`, e.g. a task and its variant) within one (candidate None) or across two."""
+    tasks (`base_task` vs `candidate_task`, e.g. a task and its variant) within one (candidate None) or across two;
+    on `split` (a test split such as test_far_ood) instead of each task's headline test split."""
     if (base_model is None) != (candidate_model is None):
         raise GbenchError("give both --base-model and --candidate-model to compare two models, or neither.")
     if (base_task is None) != (candidate_task is None):
@@ -318,8 +325,8 @@ def compare(base: Path | str, candidate: Path | str | None = None, *, base_model
     candidate = candidate if candidate is not None else base
     models = f"{candidate_model} vs {base_model}" if base_model is not None else None
     tasks = f"{candidate_task} vs {base_task}" if base_task is not None else None
-    b = load_side(base, base_model, models, base_task, tasks)
-    c = load_side(candidate, candidate_model, models, candidate_task, tasks)
+    b = load_side(base, base_model, models, base_task, tasks, split)
+    c = load_side(candidate, candidate_model, models, candidate_task, tasks, split)
     if models or tasks:
         b.source = f"{base} [{', '.join(x for x in (base_task, base_model) if x)}]"
         c.source = f"{candidate} [{', '.join(x for x in (candidate_task, candidate_model) if x)}]"
@@ -327,4 +334,10 @@ def compare(base: Path | str, candidate: Path | str | None = None, *, base_model
         raise GbenchError(f"{base}: no results in it.")
     if not c.samples:
         raise GbenchError(f"{candidate}: no results in it.")
-    return compare_sides(b, c, settings)
+    for side, where in ((b, base), (c, candidate)):
+        if split and all(x.missing_split for x in side.samples.values()):
+            have = sorted({h for x in side.samples.values() for h in x.test_splits})
+            why = " (not the validation split: models were selected on it)" if split.startswith("val") else ""
+            raise GbenchError(f"--split {split}: no result in {where} has that test split; give one of "
+                              f"{', '.join(have)}{why}.")
+    return compare_sides(b, c, settings, split)
