@@ -1,5 +1,6 @@
-"""Print the per-epoch curves of traced runs (`--set train.trace_every=N`): each split's metric as training goes on,
-with the epoch that validation selected marked, so one can see whether the scale splits move with the in-distribution
+"""Print the per-epoch curves of traced runs (`--set train.trace_every=N`): each split's metric as training goes on
+(and, in records since 2026-12-05, the epoch's mean training loss and the validation loss), with the epoch that
+validation selected marked, so one can see whether the scale splits move with the in-distribution
 ones or away from them.
 
     python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5]
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             if epoch % args.every and epoch != rec.selected_epoch:
                 continue
             mark = " <- selected" if epoch == rec.selected_epoch else ""
-            print(f"{epoch:>5}  " + "  ".join(f"{curve[s][i]:>13.4f}" for s in splits) + mark)
+            print(f"{epoch:>5}  " + "  ".join(f"{curve[s][i]:>13.4f}" if curve[s][i] is not None else f"{'-':>13}"
+                                              for s in splits) + mark)
     return 0
 
 

@@ -205,9 +205,10 @@ def test_end_to_end_scale_metrics_for_a_gnn_and_a_vision_model(cli, tmp_path):
 
 
 def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as_an_untraced_one(cli, tmp_path):
-    """train.trace_every scores the test and scale splits along the way (extra.curve) without touching training or
-    selection: the traced record's metrics and selected epoch equal the untraced one's, and the curve's values at
-    the selected epoch are the record's own test metrics. Node and link tasks refuse it before the sweep."""
+    """train.trace_every scores the test and scale splits along the way (extra.curve, with the epochs' training and
+    validation losses) without touching training or selection: the traced record's metrics and selected epoch equal
+    the untraced one's, and the curve's values at the selected epoch are the record's own test metrics. Node and
+    link tasks refuse it before the sweep."""
     from gbench.specs import load_task
 
     spec = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
@@ -229,6 +230,9 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     at = curve["epoch"].index(traced.selected_epoch)
     for split in ("val", "test_id", "test_near_ood", "test_far_ood"):
         assert curve[split][at] == traced.metrics[split]["accuracy"]
+    # and each traced epoch's mean training loss and validation loss, the selected one's being the record's
+    assert len(curve["train_loss"]) == len(curve["val_loss"]) == traced.epochs_run
+    assert curve["val_loss"][at] == traced.val_loss and curve["train_loss"][-1] < curve["train_loss"][0]
     refused = cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set", "train.trace_every=1",
                   "--out", tmp_path / "node")
     assert refused.code == 2 and "trace_every traces graph-level tasks only" in refused.err

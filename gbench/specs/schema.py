@@ -294,8 +294,9 @@ class TrainSpec(_Strict):
     lr_schedule: LRScheduleSpec | None = Field(default=None, description="none: a constant learning rate")
     trace_every: int | None = Field(
         default=None, ge=1, description="graph tasks: every N epochs also score the test and scale splits and keep "
-        "each split's metric in the record's extra.curve (a diagnostic of how they move with training; selection "
-        "still reads the validation split only, and tuning trials score nothing but it)")
+        "each split's metric, and the epoch's training and validation loss, in the record's extra.curve (a "
+        "diagnostic of how they move with training; selection still reads the validation split only, and tuning "
+        "trials score nothing but it)")
 
 
 register_groups(optim=OptimSpec, train=TrainSpec)  # what `search.space` keys optim.X and train.X name

@@ -194,6 +194,10 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
 
     result = train(Recipe(model, batches, loss, evaluate, snapshot), job.model.optim, settings, task, opts.device)
     assert result.best is not None
+    if curve:  # the losses of the traced epochs beside the metrics: whether training fits while validation stalls
+        val_losses = {epoch: val_loss for epoch, _, val_loss in result.history}
+        curve["train_loss"] = [result.train_losses[epoch - 1] for epoch in curve["epoch"]]
+        curve["val_loss"] = [val_losses.get(epoch) for epoch in curve["epoch"]]
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
     final, _ = score([n for n in reported_parts(eval_parts, job.selection) if n != "val"])

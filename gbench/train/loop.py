@@ -56,6 +56,7 @@ class LoopResult:
     train_s: float
     eval_s: float
     history: list[tuple[int, float | None, float | None]] = field(default_factory=list)  # (epoch, val, val_loss)
+    train_losses: list[float] = field(default_factory=list)  # each epoch's mean training loss, epoch 1 first
 
 
 def synchronize(device: str) -> None:
@@ -84,6 +85,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
     since_best = 0
     train_s = eval_s = 0.0
     history: list[tuple[int, float | None, float | None]] = []
+    train_losses: list[float] = []
     epoch = 0
 
     def report() -> None:  # the job's live progress file (gbench.train.progress), where there is one
@@ -99,6 +101,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
         train_s += time.perf_counter() - t0
         if not math.isfinite(loss):
             raise Diverged(epoch, loss)
+        train_losses.append(loss)
         if epoch % eval_every and epoch != epochs:
             report()
             continue
@@ -142,7 +145,7 @@ def fit(train_epoch: Callable[[int], float], evaluate: Callable[[], Evaluation],
         if patience is not None and since_best >= patience:
             break
     return LoopResult(best=best, best_snapshot=best_snapshot, selected_epoch=selected, epochs_run=epoch,
-                      train_s=train_s, eval_s=eval_s, history=history)
+                      train_s=train_s, eval_s=eval_s, history=history, train_losses=train_losses)
 
 
 @dataclass
