@@ -120,6 +120,86 @@ def test_lap_pe_is_deterministic_and_orthonormal():
     assert padded.shape == (3, 4) and torch.all(padded[:, 2:] == 0)
 
 
+def _petersen_laplacian():
+    """The Petersen graph's normalized Laplacian: eigenvalues 0, 2/3 (five times) and 5/3 (four times)."""
+    import networkx as nx
+
+    from gbench.data.transforms import _normalized_laplacian
+
+    ei = torch.tensor(list(nx.petersen_graph().edges())).t()
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    return ei, _normalized_laplacian(ei, 10)
+
+
+def test_the_canonical_eigenbasis_depends_on_the_eigenspaces_alone():
+    """Inside a repeated eigenvalue's eigenspace eigh may return any basis (which one depends on the BLAS kernel);
+    `canonical_eigvecs` gives the same vectors for every basis of the same eigenspaces, signs of simple eigenvectors
+    included, and they are still an orthonormal eigenbasis. The LAPACK basis, rotated, is not the same."""
+    import numpy as np
+
+    from gbench.data.transforms import canonical_eigvecs, laplacian_eigenpairs, laplacian_eigvecs
+
+    ei, lap = _petersen_laplacian()
+    vals, vecs = np.linalg.eigh(lap)
+    rng = np.random.default_rng(0)
+    other = vecs.copy()
+    for lo, hi in ((1, 6), (6, 10)):  # another orthonormal basis of each repeated eigenspace
+        q, _ = np.linalg.qr(rng.standard_normal((hi - lo, hi - lo)))
+        other[:, lo:hi] = vecs[:, lo:hi] @ q
+    other[:, 0] *= -1  # and the other sign of the simple one
+    assert np.abs(other[:, :4] - vecs[:, :4]).max() > 0.1  # a basis that really differs
+    for upto in (4, 6, 10):  # cutting through an eigenspace (4), at its end (6), all of them
+        a, b = canonical_eigvecs(vals, vecs, upto), canonical_eigvecs(vals, other, upto)
+        assert np.abs(a - b).max() < 1e-10
+        assert np.allclose(a.T @ a, np.eye(upto), atol=1e-10) and np.allclose(lap @ a, a * vals[:upto], atol=1e-10)
+    # The transforms take it as their `canonical` basis; the default stays LAPACK's.
+    _, canon = laplacian_eigenpairs(ei, 10, 4, "sym", canonical=True)
+    assert torch.allclose(canon, torch.from_numpy(canonical_eigvecs(vals, vecs, 4)).float())
+    assert torch.allclose(laplacian_eigvecs(ei, 10, 3, canonical=True), canon[:, 1:4])
+    simple = torch.from_numpy(canonical_eigvecs(vals, vecs, 1)).float()[:, 0]
+    assert torch.allclose(simple, laplacian_eigenpairs(ei, 10, 1)[1][:, 0])  # the old sign rule, where it is defined
+
+
+def test_the_canonical_eigenbasis_is_the_same_on_two_blas_kernels():
+    """Where this CPU runs two OpenBLAS kernels (OPENBLAS_CORETYPE), LAPACK's eigenbasis of a symmetric graph
+    differs between them and the canonical one does not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch, networkx as nx\n"
+            "from threadpoolctl import threadpool_info\n"
+            "from gbench.data.transforms import laplacian_eigvecs\n"
+            "g = nx.circular_ladder_graph(12)\n"
+            "ei = torch.tensor(list(g.edges())).t(); ei = torch.cat([ei, ei.flip(0)], 1)\n"
+            "out = {b: laplacian_eigvecs(ei, 24, 8, b).numpy().tolist() for b in (False, True)}\n"
+            "print(repr(([i.get('architecture') for i in threadpool_info()], out)))\n")
+    runs = []
+    for kernel in ("Haswell", "SkylakeX"):
+        env = {**__import__("os").environ, "OPENBLAS_CORETYPE": kernel}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        runs.append(eval(done.stdout.strip().splitlines()[-1]))
+    if runs[0][0] == runs[1][0]:
+        pytest.skip(f"this CPU or numpy build runs one OpenBLAS kernel only ({runs[0][0]})")
+    lapack = [torch.tensor(r[1][False]) for r in runs]
+    canonical = [torch.tensor(r[1][True]) for r in runs]
+    assert (lapack[0] - lapack[1]).abs().max() > 1e-3
+    assert torch.equal(canonical[0], canonical[1])  # bitwise: rounded to 1e-7 after a basis free of the kernel
+
+
+def test_a_misspelt_eigenbasis_stops_the_sweep_before_it_starts(cli, tmp_path):
+    from gbench import specs
+    from gbench.specs.problems import transform_problems
+
+    spec = yaml.safe_load((specs.catalog_root() / "baselines" / "structure" / "gin-lappe.yaml").read_text())
+    spec["transforms"] = ["degree_onehot:100", "lap_pe:16:canonica"]
+    path = tmp_path / "gin-lappe-canonical.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = cli("run", "--tasks", "structure-topology-cpu", "--models", path, "--seeds", "1", "--out", tmp_path / "r")
+    assert result.code == 2 and "'lapack' or 'canonical'" in result.err and "transforms" in result.err, result
+    assert not (tmp_path / "r").exists()
+    assert not transform_problems(["lap_pe:16:canonical", "eig:16:sym:canonical", "eig:8:comb"], ("transforms",))
+
+
 def test_lap_pe_of_a_graph_with_an_isolated_node_warns_nothing_and_gives_it_finite_entries():
     import warnings
 

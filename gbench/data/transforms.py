@@ -118,38 +118,96 @@ def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarra
     return np.eye(num_nodes) - inv[:, None] * a * inv[None, :]
 
 
-def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
+def _pivoted_basis(vecs: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the span of `vecs` (orthonormal columns) that depends on the span alone: pivoted
+    Gram-Schmidt on the columns of its projector P = V V^T, each step taking the column with the largest residual
+    (the first, in node order, within a relative 1e-6 of it), so every vector is positive at its pivot."""
+    q = vecs @ vecs.T  # the residual projector: P, less each vector taken so far
+    out = np.zeros_like(vecs)
+    for j in range(vecs.shape[1]):
+        diag = np.diag(q)  # |q e_i|^2 of a projector q
+        i = int(np.flatnonzero(diag >= diag.max() * (1 - 1e-6))[0])
+        out[:, j] = q[:, i] / np.sqrt(diag[i])
+        q = q - np.outer(out[:, j], out[:, j])
+    return out
+
+
+def canonical_eigvecs(vals: np.ndarray, vecs: np.ndarray, upto: int, tol: float = 1e-8) -> np.ndarray:
+    """The first `upto` of `eigh`'s eigenvectors in a basis that depends on the eigenspaces alone. Inside the
+    eigenspace of a repeated eigenvalue `eigh` may return any orthonormal basis, and which one depends on the
+    machine's BLAS / LAPACK kernel (benchmarks/eig_kernels.py: half the graphs of structure-symmetry get other
+    LapPE inputs on OpenBLAS's SkylakeX kernel than on its Haswell one). Eigenvalues closer than `tol` (chained)
+    form one eigenspace, which `_pivoted_basis` spans; a simple eigenvector thereby gets the sign that makes its
+    largest-magnitude entry positive (the first such, within 1e-6). An eigenspace cut by `upto` is spanned whole,
+    then cut."""
+    out = vecs.copy()
+    start = 0
+    while start < min(upto, vecs.shape[1]):
+        end = start + 1
+        while end < len(vals) and vals[end] - vals[end - 1] < tol:
+            end += 1
+        out[:, start:end] = _pivoted_basis(vecs[:, start:end])
+        start = end
+    return out[:, :upto]
+
+
+def _eigh(laplacian: np.ndarray, upto: int, canonical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending eigenvalues and their eigenvectors (the first `upto`), signs fixed so the largest-magnitude entry
+    is positive (LAPACK's basis inside a repeated eigenvalue's eigenspace), or `canonical_eigvecs`, then both
+    rounded to multiples of 1e-7: what differs between kernels after that is round-off of about 1e-15, which
+    moves a float32 input only where it lies that close to a rounding midpoint."""
+    vals, vecs = np.linalg.eigh(laplacian)
+    if canonical:
+        return np.round(vals[:upto], 7), np.round(canonical_eigvecs(vals, vecs, upto), 7)
+    vecs = vecs[:, :upto]
+    if not vecs.size:
+        return vals[:upto], vecs
+    idx = np.abs(vecs).argmax(0)
+    return vals[:upto], vecs * np.sign(vecs[idx, np.arange(vecs.shape[1])])[None, :]
+
+
+def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int, canonical: bool = False) -> torch.Tensor:
     """The k eigenvectors of L = I - D^-1/2 A D^-1/2 after the first (ascending eigenvalues), [num_nodes, k],
     zero-padded when the graph has fewer than k+1 nodes. Signs are fixed (largest-magnitude entry positive) so the
-    result is deterministic; models flip signs at random in training, as is standard for LapPE."""
-    _, vecs = np.linalg.eigh(_normalized_laplacian(edge_index, num_nodes))
+    result is deterministic on one machine; models flip signs at random in training, as is standard for LapPE.
+    `canonical`: the basis `canonical_eigvecs` gives, the same on every BLAS / LAPACK kernel."""
+    _, vecs = _eigh(_normalized_laplacian(edge_index, num_nodes), k + 1, canonical)
     vecs = vecs[:, 1: k + 1]
-    idx = np.abs(vecs).argmax(0)
-    vecs = vecs * np.sign(vecs[idx, np.arange(vecs.shape[1])])[None, :]
     out = np.zeros((num_nodes, k), dtype=np.float32)
     out[:, : vecs.shape[1]] = vecs
     return torch.from_numpy(out)
 
 
+def _canonical(name: str, args: list[str], at: int) -> bool:
+    """Whether the argument at `at` (the basis: lapack, the default, or canonical) asks for `canonical_eigvecs`."""
+    basis = args[at] if len(args) > at else "lapack"
+    if basis not in ("lapack", "canonical") or len(args) > at + 1:
+        raise SpecError(f"transform {name}:{':'.join(args)}: the basis must be lapack or canonical (an eigenbasis "
+                        f"the same on every BLAS kernel), e.g. {name}:16{':sym' if name == 'eig' else ''}:canonical.")
+    return basis == "canonical"
+
+
 def laplacian_pe(graphs, args, ctx, key):
+    """`lap_pe:K[:BASIS]`: each graph gets `lap_pe` [n, K], `laplacian_eigvecs` (BASIS lapack, the default:
+    LAPACK's eigenbasis; canonical: one that is the same on every BLAS / LAPACK kernel); extras `{'lap_pe': K}`."""
     k = _int_arg(args, 16, "lap_pe")
-    return [_copy_with(g, lap_pe=laplacian_eigvecs(g.edge_index, g.num_nodes, k)) for g in graphs], {"lap_pe": k}
+    canonical = _canonical("lap_pe", args, 1)
+    return ([_copy_with(g, lap_pe=laplacian_eigvecs(g.edge_index, g.num_nodes, k, canonical)) for g in graphs],
+            {"lap_pe": k})
 
 
-def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int, laplacian: str = "sym"
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int, laplacian: str = "sym",
+                         canonical: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The k smallest eigenpairs of L = I - D^-1/2 A D^-1/2 (`laplacian` 'sym'; 'comb': L = D - A), the trivial
     one included: (eigenvalues [1, k], eigenvectors [num_nodes, k]), float32, ascending. A graph with fewer than k
     nodes has its pairs min(n, k)..k-1 zero (eigenvalue 0, eigenvector 0); encoders mask them by the graph's node
     count, never by their value. Signs are fixed (largest-magnitude entry positive) for determinism; SignNet, SPE
-    and GraphGPS's LapPE (which flips them at random in training) do not depend on them."""
+    and GraphGPS's LapPE (which flips them at random in training) do not depend on them. `canonical`: the basis
+    `canonical_eigvecs` gives, the same on every BLAS / LAPACK kernel."""
     comb = laplacian == "comb"
-    vals, vecs = np.linalg.eigh((_combinatorial_laplacian if comb else _normalized_laplacian)(edge_index, num_nodes))
     d = min(num_nodes, k)
-    vals, vecs = vals[:d], vecs[:, :d]
-    if d:
-        idx = np.abs(vecs).argmax(0)
-        vecs = vecs * np.sign(vecs[idx, np.arange(d)])[None, :]
+    vals, vecs = _eigh((_combinatorial_laplacian if comb else _normalized_laplacian)(edge_index, num_nodes), d,
+                       canonical)
     out_vals = np.zeros((1, k), dtype=np.float32)
     out_vecs = np.zeros((num_nodes, k), dtype=np.float32)
     out_vals[0, :d] = np.clip(vals, 0.0, None if comb else 2.0)  # round-off can put the trivial one at -1e-16
@@ -158,16 +216,18 @@ def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int, lapla
 
 
 def eigen_pairs(graphs, args, ctx, key):
-    """`eig:K[:LAPLACIAN]`: each graph gets `eig_vals` [1, K] and `eig_vecs` [n, K] (`laplacian_eigenpairs` of
-    the 'sym' normalized Laplacian, or 'comb', D - A), the inputs of the SignNet and SPE encoders
+    """`eig:K[:LAPLACIAN[:BASIS]]`: each graph gets `eig_vals` [1, K] and `eig_vecs` [n, K]
+    (`laplacian_eigenpairs` of the 'sym' normalized Laplacian, or 'comb', D - A; BASIS lapack, the default, or
+    canonical: an eigenbasis that is the same on every BLAS / LAPACK kernel), the inputs of the SignNet and SPE encoders
     (gbench/models/pe.py) and of GraphGPS's LapPE (gbench/models/graphgps.py); extras `{'eig': K}`."""
     k = _int_arg(args, 16, "eig")
     laplacian = args[1] if len(args) > 1 else "sym"
     if laplacian not in ("sym", "comb"):
         raise SpecError(f"transform eig:{':'.join(args)}: the Laplacian must be sym or comb, e.g. eig:10:comb.")
+    canonical = _canonical("eig", args, 2)
     out = []
     for g in graphs:
-        vals, vecs = laplacian_eigenpairs(g.edge_index, g.num_nodes, k, laplacian)
+        vals, vecs = laplacian_eigenpairs(g.edge_index, g.num_nodes, k, laplacian, canonical)
         out.append(_copy_with(g, eig_vals=vals, eig_vecs=vecs))
     return out, {"eig": k}
 

@@ -283,10 +283,16 @@ PROTOCOL_PARAMS: dict[str, type[Params]] = {"node": NodeProtocolParams, "link": 
 # Input transforms (`transforms: [name:arg:arg]`): the words after the name fill the fields in order
 
 
+BASIS = ("lapack: the eigenvectors numpy's eigh returns, whose basis inside a repeated eigenvalue's eigenspace "
+         "depends on the machine's BLAS kernel; canonical: a basis that depends on the eigenspaces alone, the same on "
+         "every kernel (gbench.data.transforms.canonical_eigvecs)")
+
+
 class LapPEParams(Params):
     """Laplacian eigenvector positional encodings (Dwivedi et al.): attribute `lap_pe` [n, k]."""
 
     k: int = Field(default=16, ge=1, description="eigenvectors kept")
+    basis: Literal["lapack", "canonical"] = Field(default="lapack", description=BASIS)
 
 
 class EigParams(Params):
@@ -295,6 +301,7 @@ class EigParams(Params):
 
     k: int = Field(default=16, ge=1, description="eigenpairs kept")
     laplacian: Literal["sym", "comb"] = Field(default="sym", description="sym: I - D^-1/2 A D^-1/2; comb: D - A")
+    basis: Literal["lapack", "canonical"] = Field(default="lapack", description=BASIS)
 
 
 class RWPEParams(Params):
