@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from gbench.data import SOURCES
 from gbench.specs.params import SOURCE_PARAMS, FreeParams
@@ -158,6 +159,37 @@ def test_the_canonical_eigenbasis_depends_on_the_eigenspaces_alone():
     assert torch.allclose(laplacian_eigvecs(ei, 10, 3, canonical=True), canon[:, 1:4])
     simple = torch.from_numpy(canonical_eigvecs(vals, vecs, 1)).float()[:, 0]
     assert torch.allclose(simple, laplacian_eigenpairs(ei, 10, 1)[1][:, 0])  # the old sign rule, where it is defined
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(6, 30), jumps=st.sets(st.integers(1, 14), min_size=1, max_size=3), seed=st.integers(0, 2**16),
+       upto=st.integers(1, 12))
+def test_the_canonical_eigenbasis_of_a_circulant_graph_ignores_any_rotation_of_its_eigenspaces(n, jumps, seed, upto):
+    """Circulant graphs (a cycle with chords of fixed lengths) have mostly double eigenvalues: for any of them, any
+    orthonormal change of basis inside each eigenspace and any cut, the canonical basis is the same and is still an
+    orthonormal eigenbasis."""
+    import numpy as np
+
+    from gbench.data.transforms import _normalized_laplacian, canonical_eigvecs
+
+    src = torch.arange(n).repeat(len(jumps))
+    dst = torch.cat([(torch.arange(n) + j) % n for j in sorted(jumps)])
+    keep = src != dst
+    ei = torch.stack([src[keep], dst[keep]])
+    lap = _normalized_laplacian(torch.cat([ei, ei.flip(0)], 1), n)
+    vals, vecs = np.linalg.eigh(lap)
+    rng, other, start = np.random.default_rng(seed), vecs.copy(), 0
+    while start < n:  # rotate (and reflect) every eigenspace at random
+        end = start + 1
+        while end < n and vals[end] - vals[end - 1] < 1e-8:
+            end += 1
+        q, _ = np.linalg.qr(rng.standard_normal((end - start, end - start)))
+        other[:, start:end] = vecs[:, start:end] @ q
+        start = end
+    upto = min(upto, n)
+    a, b = canonical_eigvecs(vals, vecs, upto), canonical_eigvecs(vals, other, upto)
+    assert np.abs(a - b).max() < 1e-9
+    assert np.allclose(a.T @ a, np.eye(upto), atol=1e-9) and np.allclose(lap @ a, a * vals[:upto], atol=1e-9)
 
 
 def test_the_canonical_eigenbasis_is_the_same_on_two_blas_kernels():
