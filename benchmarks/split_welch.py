@@ -24,18 +24,17 @@ from common import write_json  # noqa: E402
 
 
 def values(ref: str, task: str, split: str) -> list[float]:
+    """The per-seed values of DIR:MODEL's row of `task` on `split`, read as `gbench compare --split` reads them."""
+    from gbench.comparison.sides import load_side
     from gbench.errors import GbenchError
-    from gbench.results import per_unit_values, read_results
 
     where, _, model = ref.rpartition(":")
     if not where:
         raise GbenchError(f"{ref}: give DIR:MODEL, e.g. leaderboards/runs/structure-paper-spe-5seeds:gcn-spe.")
-    recs = read_results(where, csv=False).groups.get((task, model))
-    if not recs:
-        raise GbenchError(f"{where} has no records of {task} / {model}.")
-    if split not in recs[0].test_splits + ["val"]:
-        raise GbenchError(f"--split {split}: {task} has {', '.join(recs[0].test_splits)}.")
-    return per_unit_values(recs, split)
+    [sample] = load_side(where, model, task=task, split=split).samples.values()
+    if sample.missing_split or sample.values is None:
+        raise GbenchError(f"--split {split}: {task} / {model} in {where} has {sample.missing_split or 'no records'}.")
+    return sample.values
 
 
 def main() -> None:
