@@ -55,16 +55,13 @@ def write_json(rows: list[dict[str, Any]], path: str | None) -> None:
 
 def laplacian_eigenvalues(edge_index: torch.Tensor, n: int, k: int | None = None):
     """The k smallest eigenvalues (all if k is None) of the symmetric normalized Laplacian I - D^-1/2 A D^-1/2 of an
-    undirected graph on n nodes, in float64 (numpy), computed here rather than read from a transform's cache."""
+    undirected graph on n nodes (gbench.data.transforms.normalized_laplacian), in float64 (numpy), computed here
+    rather than read from a transform's cache."""
     import numpy as np
 
-    a = np.zeros((n, n))
-    e = edge_index.numpy()
-    a[e[0], e[1]] = 1.0
-    a = np.maximum(a, a.T)
-    d = a.sum(1)
-    dinv = np.where(d > 0, 1.0 / np.sqrt(np.maximum(d, 1e-12)), 0.0)
-    lam = np.linalg.eigvalsh(np.eye(n) - dinv[:, None] * a * dinv[None, :])
+    from gbench.data.transforms import normalized_laplacian
+
+    lam = np.linalg.eigvalsh(normalized_laplacian(edge_index, n))
     return lam if k is None else lam[:k]
 
 

@@ -125,11 +125,11 @@ def _petersen_laplacian():
     """The Petersen graph's normalized Laplacian: eigenvalues 0, 2/3 (five times) and 5/3 (four times)."""
     import networkx as nx
 
-    from gbench.data.transforms import _normalized_laplacian
+    from gbench.data.transforms import normalized_laplacian
 
     ei = torch.tensor(list(nx.petersen_graph().edges())).t()
     ei = torch.cat([ei, ei.flip(0)], 1)
-    return ei, _normalized_laplacian(ei, 10)
+    return ei, normalized_laplacian(ei, 10)
 
 
 def test_the_canonical_eigenbasis_depends_on_the_eigenspaces_alone():
@@ -170,13 +170,13 @@ def test_the_canonical_eigenbasis_of_a_circulant_graph_ignores_any_rotation_of_i
     orthonormal eigenbasis."""
     import numpy as np
 
-    from gbench.data.transforms import _normalized_laplacian, canonical_eigvecs
+    from gbench.data.transforms import normalized_laplacian, canonical_eigvecs
 
     src = torch.arange(n).repeat(len(jumps))
     dst = torch.cat([(torch.arange(n) + j) % n for j in sorted(jumps)])
     keep = src != dst
     ei = torch.stack([src[keep], dst[keep]])
-    lap = _normalized_laplacian(torch.cat([ei, ei.flip(0)], 1), n)
+    lap = normalized_laplacian(torch.cat([ei, ei.flip(0)], 1), n)
     vals, vecs = np.linalg.eigh(lap)
     rng, other, start = np.random.default_rng(seed), vecs.copy(), 0
     while start < n:  # rotate (and reflect) every eigenspace at random

@@ -108,7 +108,7 @@ def _combinatorial_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.nda
     return np.diag(a.sum(1)) - a
 
 
-def _normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
+def normalized_laplacian(edge_index: torch.Tensor, num_nodes: int) -> np.ndarray:
     """L = I - D^-1/2 A D^-1/2 of the undirected simple graph, [num_nodes, num_nodes] float64; an isolated node
     has L_ii = 1."""
     a = _adjacency(edge_index, num_nodes)
@@ -171,7 +171,7 @@ def laplacian_eigvecs(edge_index: torch.Tensor, num_nodes: int, k: int, canonica
     zero-padded when the graph has fewer than k+1 nodes. Signs are fixed (largest-magnitude entry positive) so the
     result is deterministic on one machine; models flip signs at random in training, as is standard for LapPE.
     `canonical`: the basis `canonical_eigvecs` gives, the same on every BLAS / LAPACK kernel."""
-    _, vecs = _eigh(_normalized_laplacian(edge_index, num_nodes), k + 1, canonical)
+    _, vecs = _eigh(normalized_laplacian(edge_index, num_nodes), k + 1, canonical)
     vecs = vecs[:, 1: k + 1]
     out = np.zeros((num_nodes, k), dtype=np.float32)
     out[:, : vecs.shape[1]] = vecs
@@ -206,7 +206,7 @@ def laplacian_eigenpairs(edge_index: torch.Tensor, num_nodes: int, k: int, lapla
     `canonical_eigvecs` gives, the same on every BLAS / LAPACK kernel."""
     comb = laplacian == "comb"
     d = min(num_nodes, k)
-    vals, vecs = _eigh((_combinatorial_laplacian if comb else _normalized_laplacian)(edge_index, num_nodes), d,
+    vals, vecs = _eigh((_combinatorial_laplacian if comb else normalized_laplacian)(edge_index, num_nodes), d,
                        canonical)
     out_vals = np.zeros((1, k), dtype=np.float32)
     out_vecs = np.zeros((num_nodes, k), dtype=np.float32)

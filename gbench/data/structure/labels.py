@@ -17,15 +17,13 @@ def component_labels(n: int, edges: np.ndarray) -> np.ndarray:
 
 
 def normalized_laplacian_lambda2(n: int, edges: np.ndarray) -> float:
-    """Second-smallest eigenvalue of L = I - D^-1/2 A D^-1/2 (dense, numpy eigvalsh), float64."""
-    a = np.zeros((n, n))
-    a[edges[:, 0], edges[:, 1]] = 1.0
-    a[edges[:, 1], edges[:, 0]] = 1.0
-    deg = a.sum(1)
-    with np.errstate(divide="ignore"):  # an isolated node's 0 ** -0.5 is computed, then discarded by the where
-        inv = np.where(deg > 0, deg ** -0.5, 0.0)
-    lap = np.eye(n) - inv[:, None] * a * inv[None, :]
-    return float(np.linalg.eigvalsh(lap)[1])
+    """Second-smallest eigenvalue of L = I - D^-1/2 A D^-1/2 (dense, numpy eigvalsh), float64; L is the one the
+    eigenvector transforms use (gbench.data.transforms.normalized_laplacian)."""
+    import torch
+
+    from gbench.data.transforms import normalized_laplacian
+
+    return float(np.linalg.eigvalsh(normalized_laplacian(torch.from_numpy(edges.T.copy()), n))[1])
 
 
 def count_bridges(n: int, edges: np.ndarray) -> int:
