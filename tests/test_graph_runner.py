@@ -170,7 +170,7 @@ def test_the_canonical_eigenbasis_of_a_circulant_graph_ignores_any_rotation_of_i
     orthonormal eigenbasis."""
     import numpy as np
 
-    from gbench.data.transforms import normalized_laplacian, canonical_eigvecs
+    from gbench.data.transforms import canonical_eigvecs, normalized_laplacian
 
     src = torch.arange(n).repeat(len(jumps))
     dst = torch.cat([(torch.arange(n) + j) % n for j in sorted(jumps)])
