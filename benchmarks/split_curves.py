@@ -3,7 +3,11 @@
 validation selected marked, so one can see whether the scale splits move with the in-distribution
 ones or away from them.
 
-    python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5]
+    python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5] [--gap test_id]
+
+`--gap SPLIT` ends each record with how validation compares with SPLIT over every traced epoch (at how many it is
+lower, and the mean difference), to tell a gap that validation selection makes (at the selected epoch only) from
+one the two splits' graphs make (at every epoch).
 
 A diagnostic, not a selection rule: gbench selects on the validation split only, traced or not
 (tests/test_structure.py checks that a traced record equals the untraced one).
@@ -23,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", type=Path, help="a results directory holding traced records")
     parser.add_argument("--model", help="only this model's records")
     parser.add_argument("--every", type=int, default=1, help="print every Nth traced epoch (and the selected one)")
+    parser.add_argument("--gap", metavar="SPLIT", help="summarise validation minus SPLIT (e.g. test_id) per epoch")
     args = parser.parse_args(argv)
 
     records = [read_record(p) for p in ResultStore(args.results).record_paths()]
@@ -43,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
             mark = " <- selected" if epoch == rec.selected_epoch else ""
             print(f"{epoch:>5}  " + "  ".join(f"{curve[s][i]:>13.4f}" if curve[s][i] is not None else f"{'-':>13}"
                                               for s in splits) + mark)
+        if args.gap:
+            if args.gap not in curve:
+                print(f"--gap: the curve has no split {args.gap!r}; it has {', '.join(splits)}.", file=sys.stderr)
+                return 2
+            pairs = [(v, o) for v, o in zip(curve["val"], curve[args.gap]) if v is not None and o is not None]
+            lower = sum(v < o for v, o in pairs)
+            gap = sum(v - o for v, o in pairs) / len(pairs)
+            at = curve["epoch"].index(rec.selected_epoch) if rec.selected_epoch in curve["epoch"] else None
+            kept = "" if at is None else f"; at the selected epoch {curve['val'][at] - curve[args.gap][at]:+.4f}"
+            print(f"val - {args.gap}: val lower at {lower} of {len(pairs)} traced epochs, "
+                  f"mean difference {gap:+.4f}{kept}")
     return 0
 
 

@@ -7,7 +7,8 @@ degree min / max / mean / std, bipartiteness, triangles per node, node-count par
 MAE, overall and per generator family. A task whose generators leave such cues can be solved by a degree-feature
 GNN without abstracting anything; a probe score near a GNN's says the GNN's number may measure the cues, and a
 probe score above a paper's GNN rows says the data is easier than the paper's. Each split is also described by its
-mean node count, mean degree and label range: the distribution shift a model meets out of distribution.
+mean node count, mean degree and label range (and mean, for regression): the distribution shift a model meets out
+of distribution. The validation split is described and scored too, beside the test splits.
 
     python benchmarks/structure_shortcuts.py --data-root ../shared/data \
         [--tasks structure-symmetry,structure-topology] [--param asymmetric_swap_share=1.0] [--json out.json]
@@ -49,9 +50,10 @@ def statistics(n: int, edges: np.ndarray) -> list[float]:
 
 
 def describe(x: np.ndarray, y: np.ndarray) -> dict:
-    """How a split differs from training: its mean node count and degree, and its label range."""
+    """How a split differs from training: its mean node count and degree, and its label range and mean."""
     return {"nodes_mean": round(float(x[:, 0].mean()), 2), "degree_mean": round(float(x[:, 4].mean()), 2),
-            "label_min": round(float(y.min()), 4), "label_max": round(float(y.max()), 4)}
+            "label_min": round(float(y.min()), 4), "label_max": round(float(y.max()), 4),
+            "label_mean": round(float(y.mean()), 4)}
 
 
 def probe(task_id: str, data_root: str | None, params: dict | None = None) -> list[dict]:
@@ -78,15 +80,16 @@ def probe(task_id: str, data_root: str | None, params: dict | None = None) -> li
     train = split == meta["splits"].index("train")
     model.fit(x[train], y[train])
     score = accuracy_score if classify else mean_absolute_error
-    rows = [{"task": task_id, "params": params or {}, "split": "train", "graphs": int(train.sum()),
+    metric = "accuracy" if classify else "mae"
+    rows = [{"task": task_id, "params": params or {}, "split": "train", "metric": metric, "graphs": int(train.sum()),
              **describe(x[train], y[train])}]
-    for name in task.split.test_splits:
+    for name in ["val", *task.split.test_splits]:
         at = split == meta["splits"].index(name)
         pred = model.predict(x[at])
         per_family = {f: round(float(score(y[at][family[at] == f], pred[family[at] == f])), 4)
                       for f in sorted(set(family[at]))}
         rows.append({"task": task_id, "params": params or {}, "split": name,
-                     "metric": "accuracy" if classify else "mae",
+                     "metric": metric,
                      "probe": round(float(score(y[at], pred)), 4), "graphs": int(at.sum()),
                      **describe(x[at], y[at]), "per_family": per_family})
     return rows
@@ -108,7 +111,8 @@ def main() -> None:
         for row in probe(task_id, args.data_root, params):
             rows.append(row)
             shape = (f"{row['graphs']} graphs, {row['nodes_mean']} nodes and mean degree {row['degree_mean']} "
-                     f"on average, labels {row['label_min']}..{row['label_max']}")
+                     f"on average, labels {row['label_min']}..{row['label_max']}"
+                     + (f" (mean {row['label_mean']})" if row["metric"] == "mae" else ""))
             if row["split"] == "train":
                 print(f"{row['task']} train: {shape}")
                 continue
