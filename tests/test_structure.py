@@ -3,7 +3,11 @@ datasets, scale-split sizes, a deterministic renderer, and an end-to-end run wit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
+import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,15 @@ from conftest import missing_data
 from gbench.data import structure as S
 from gbench.data.staging import DataContext
 from gbench.results import ResultStore, read_record
+
+
+def _benchmark(name: str):
+    """A script of benchmarks/, imported as a module."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _params(task: str, n: int = 6, seed: int = 0, **extra) -> dict:
@@ -233,6 +246,13 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     # and each traced epoch's mean training loss and validation loss, the selected one's being the record's
     assert len(curve["train_loss"]) == len(curve["val_loss"]) == traced.epochs_run
     assert curve["val_loss"][at] == traced.val_loss and curve["train_loss"][-1] < curve["train_loss"][0]
+    # benchmarks/split_curves.py --gap (benchmarks/README.md section 18) summarises exactly this curve
+    gaps = [v - t for v, t in zip(curve["val"], curve["test_id"])]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _benchmark("split_curves").main([str(tmp_path / "traced"), "--gap", "test_id"]) == 0
+    assert (f"val - test_id: val lower at {sum(g < 0 for g in gaps)} of {len(gaps)} traced epochs, mean difference "
+            f"{sum(gaps) / len(gaps):+.4f}; at the selected epoch {gaps[at]:+.4f}") in out.getvalue()
     refused = cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set", "train.trace_every=1",
                   "--out", tmp_path / "node")
     assert refused.code == 2 and "trace_every traces graph-level tasks only" in refused.err
