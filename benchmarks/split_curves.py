@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--gap: the curve has no split {args.gap!r}; it has {', '.join(splits)}.", file=sys.stderr)
                 return 2
             pairs = [(v, o) for v, o in zip(curve["val"], curve[args.gap]) if v is not None and o is not None]
+            if not pairs:
+                print(f"--gap: no traced epoch scores both val and {args.gap}.", file=sys.stderr)
+                return 2
             lower = sum(v < o for v, o in pairs)
             gap = sum(v - o for v, o in pairs) / len(pairs)
             at = curve["epoch"].index(rec.selected_epoch) if rec.selected_epoch in curve["epoch"] else None
