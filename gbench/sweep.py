@@ -223,11 +223,15 @@ def check_schedules(jobs: Iterable[Job]) -> None:
 
 
 def check_traces(jobs: Iterable[Job]) -> None:
-    """train.trace_every is a graph-level diagnostic: node and link runners do not trace."""
+    """train.trace_every and train.keep_predictions are graph-level diagnostics: node and link runners ignore them."""
     for job in jobs:
         if job.model.train.trace_every is not None and job.task.level != "graph":
             raise SpecError(f"model '{job.model.name}' on task '{job.task.id}': train.trace_every traces graph-level "
                             f"tasks only, and this task is {job.task.level}-level; leave it unset here.")
+        if job.model.train.keep_predictions and job.task.level != "graph":
+            raise SpecError(f"model '{job.model.name}' on task '{job.task.id}': train.keep_predictions keeps "
+                            f"per-graph outputs of graph-level tasks only, and this task is {job.task.level}-level; "
+                            "leave it unset here.")
 
 
 def check_plan(plan: SweepPlan, opts: RunOptions, overrides: Overrides | None = None) -> None:

@@ -258,6 +258,65 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     assert refused.code == 2 and "trace_every traces graph-level tasks only" in refused.err
 
 
+def test_kept_predictions_are_the_outputs_the_metrics_came_from_and_change_no_number(cli, tmp_path):
+    """train.keep_predictions keeps every reported split's per-graph labels and outputs at the selected epoch
+    (extra.predictions) without touching training or selection: the record's metrics equal the plain run's, and
+    each split's metric recomputed from its kept outputs is the record's, validation's included (predicted once
+    more from the selected parameters). benchmarks/split_errors.py reads them; node and link tasks refuse the
+    setting before the sweep."""
+    from gbench.specs import load_task
+
+    spec = load_task("structure-bridges-cpu").model_dump(mode="json", exclude_none=True)
+    spec["id"] = "structure-bridges-tiny"
+    spec["dataset"]["params"]["splits"] = {k: {"graphs": g, "nodes": v["nodes"]} for (k, v), g in
+                                           zip(spec["dataset"]["params"]["splits"].items(), [60, 30, 30, 20, 20])}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    common = ["run", "--tasks", path, "--models", "gcn-degree", "--seeds", "1", "--threads", "1",
+              "--set", "train.epochs=4"]
+    assert cli(*common, "--out", tmp_path / "plain").code == 0
+    result = cli(*common, "--set", "train.keep_predictions=true", "--out", tmp_path / "kept")
+    assert result.code == 0, result
+    [plain] = [read_record(p) for p in ResultStore(tmp_path / "plain").record_paths()]
+    [kept] = [read_record(p) for p in ResultStore(tmp_path / "kept").record_paths()]
+    assert kept.metrics == plain.metrics and kept.selected_epoch == plain.selected_epoch
+    assert kept.job_id != plain.job_id and "predictions" not in plain.extra
+    preds = kept.extra["predictions"]
+    sizes = {"val": 30, "test_id": 30, "test_near_ood": 20, "test_far_ood": 20}
+    assert {s: len(preds[s]["index"]) for s in preds} == sizes
+    for split, p in preds.items():
+        assert len(p["y"]) == len(p["score"]) == sizes[split] and len(set(p["index"])) == sizes[split]
+        mae = float(np.mean(np.abs(np.asarray(p["score"]).reshape(-1) - np.asarray(p["y"]).reshape(-1))))
+        assert mae == pytest.approx(kept.metrics[split]["mae"], rel=1e-5)
+    assert len(set(np.asarray(preds["val"]["score"]).reshape(-1).round(4))) > 1  # not a constant predictor
+    # benchmarks/split_errors.py (benchmarks/README.md section 19) compares two splits' per-graph errors
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _benchmark("split_errors").main([str(tmp_path / "kept"), "--resamples", "999"]) == 0
+    line = out.getvalue()
+    diff = kept.metrics["val"]["mae"] - kept.metrics["test_id"]["mae"]
+    assert f"val - test_id {diff:+.4f}, 95% bootstrap CI [" in line and "permutation p " in line, line
+    low, high = (float(x) for x in line.split("CI [")[1].split("]")[0].split(", "))
+    p_value = float(line.split("permutation p ")[1].split(";")[0])
+    assert low <= diff <= high and 0 < p_value <= 1
+    y = {s: float(np.mean(preds[s]["y"])) for s in ("val", "test_id")}
+    assert line.rstrip().endswith(f"mean label {y['val']:.3f} / {y['test_id']:.3f}")
+    refused = cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set",
+                  "train.keep_predictions=true", "--out", tmp_path / "node")
+    assert refused.code == 2 and "keep_predictions keeps per-graph outputs of graph-level tasks only" in refused.err
+
+
+def test_split_errors_permutation_and_bootstrap_see_a_real_gap_and_not_a_null_one():
+    """benchmarks/split_errors.py's statistics: two samples from one distribution give a large p and an interval
+    around zero; a shifted one gives a small p and an interval that excludes zero."""
+    compare = _benchmark("split_errors").compare
+    rng = np.random.default_rng(0)
+    same = compare(rng.exponential(1.0, 250), rng.exponential(1.0, 250), resamples=1999)
+    shifted = compare(rng.exponential(1.0, 250), rng.exponential(1.0, 250) + 0.5, resamples=1999)
+    assert same[3] > 0.05 and same[1] < 0 < same[2]
+    assert shifted[3] <= 2 / 2000 and shifted[2] < 0  # the smallest two-sided p 1999 resamples can give
+
+
 def test_vision_model_starts_from_a_user_weights_file(tmp_path):
     from gbench.models.contract import TaskInfo
     from gbench.models.vision import resnet

@@ -297,6 +297,10 @@ class TrainSpec(_Strict):
         "each split's metric, and the epoch's training and validation loss, in the record's extra.curve (a "
         "diagnostic of how they move with training; selection still reads the validation split only, and tuning "
         "trials score nothing but it)")
+    keep_predictions: bool | None = Field(
+        default=None, description="graph tasks: keep every reported split's per-graph labels and model outputs at "
+        "the selected epoch in the record's extra.predictions (for per-graph statistics, e.g. benchmarks/"
+        "split_errors.py; validation is predicted once more from the selected parameters)")
 
 
 register_groups(optim=OptimSpec, train=TrainSpec)  # what `search.space` keys optim.X and train.X name
@@ -426,11 +430,13 @@ class ResolvedModel(_Strict):
 
     def identity(self) -> dict[str, Any]:
         """What decides the numbers. Fields that hold their default are left out where records were first written
-        without them (transforms, lr_schedule, trace_every), so those records keep their ids."""
+        without them (transforms, lr_schedule, trace_every, keep_predictions), so those records keep their ids."""
         exclude: dict[str, Any] = {"sources": True, "requires": True}
         if not self.transforms:
             exclude["transforms"] = True
         unset = {key: True for key in ("lr_schedule", "trace_every") if getattr(self.train, key) is None}
+        if not self.train.keep_predictions:  # false is the default too: it keeps nothing
+            unset["keep_predictions"] = True
         if unset:
             exclude["train"] = unset
         ident = self.model_dump(mode="json", exclude=exclude)

@@ -132,13 +132,15 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         model.fit([batcher.graphs[i] for i in train_idx.tolist()], batcher.y[train_idx])
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        evaluated = {}
+        evaluated, kept = {}, {}
         for name, idx in reported_parts(eval_parts, job.selection).items():
             scores = model.predict([batcher.graphs[i] for i in idx.tolist()])
             scores = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=float)
             evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores, {name: parts_np[name]}))
+            if job.model.train.keep_predictions:
+                kept[name] = _kept(idx, y_np, scores)
         return Outcome(metrics=evaluated, epochs_run=0, train_s=train_s, eval_s=time.perf_counter() - t0,
-                       split_index=split_index)
+                       split_index=split_index, extra={"predictions": kept} if kept else {})
 
     model.to(device)
     generator = torch.Generator().manual_seed(job.seed)
@@ -165,8 +167,10 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         batch, y = batch_and_y
         return criterion(model(batch), y), y.size(0)
 
+    kept: dict[str, dict[str, list]] = {}
+
     @torch.no_grad()
-    def score(names) -> tuple[dict[str, dict[str, float]], float | None]:
+    def score(names, keep: bool = False) -> tuple[dict[str, dict[str, float]], float | None]:
         model.eval()
         evaluated: dict[str, dict[str, float]] = {}
         val_loss = None
@@ -176,6 +180,8 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
             if name == "val":
                 val_loss = float(criterion(scores, batcher.y[idx]))
             evaluated.update(evaluate_splits(metrics, y_np[idx.numpy()], scores.numpy(), {name: parts_np[name]}))
+            if keep:
+                kept[name] = _kept(idx, y_np, scores.numpy())
         return evaluated, val_loss
 
     def evaluate() -> Evaluation:
@@ -200,13 +206,23 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         curve["val_loss"] = [val_losses.get(epoch) for epoch in curve["epoch"]]
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
-    final, _ = score([n for n in reported_parts(eval_parts, job.selection) if n != "val"])
+    keep = bool(job.model.train.keep_predictions)
+    final, _ = score([n for n in reported_parts(eval_parts, job.selection) if n != "val"], keep=keep)
     final["val"] = result.best.metrics["val"]
+    if keep:  # validation once more, from the parameters it selected, for its per-graph outputs
+        score(["val"], keep=True)
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index,
                    extra={**({"skipped_single_node_batches": skipped} if skipped else {}),
-                          **({"curve": curve} if curve else {})})
+                          **({"curve": curve} if curve else {}),
+                          **({"predictions": kept} if kept else {})})
+
+
+def _kept(idx: torch.Tensor, y_np: np.ndarray, scores: np.ndarray) -> dict[str, list]:
+    """One split's per-graph outputs for extra.predictions: dataset indices, labels and the model's outputs, in the
+    order the metric saw them."""
+    return {"index": idx.tolist(), "y": y_np[idx.numpy()].tolist(), "score": np.asarray(scores).tolist()}
 
 
 def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
@@ -226,4 +242,6 @@ def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
                           "fold_epochs_run": epochs, "num_folds": len(outcomes),
                           **({"skipped_single_node_batches": skipped} if skipped else {}),
                           **({"fold_curves": [o.extra.get("curve") for o in outcomes]}
-                             if any("curve" in o.extra for o in outcomes) else {})})
+                             if any("curve" in o.extra for o in outcomes) else {}),
+                          **({"fold_predictions": [o.extra.get("predictions") for o in outcomes]}
+                             if any("predictions" in o.extra for o in outcomes) else {})})

@@ -1,0 +1,103 @@
+"""Is the difference between two splits' scores larger than their graphs' sampling noise? Per-graph statistics
+from records that kept their outputs (`--set train.keep_predictions=true`, graph tasks).
+
+    python benchmarks/split_errors.py RESULTS_DIR [--a val] [--b test_id] [--model gcn-degree] [--resamples 9999]
+
+For each such record: each split's metric recomputed from the kept outputs (and checked against the record's own),
+the difference A - B, a 95 % bootstrap interval for it (scipy.stats.bootstrap, BCa, the two splits resampled
+independently) and a two-sided permutation p-value (scipy.stats.permutation_test, graphs exchanged between the two
+splits), and, for regression, each split's mean label. Only metrics that are a mean over graphs: `mae` (per-graph
+absolute error) and `accuracy` (per-graph correctness).
+
+What it can and cannot say: the splits of a generated task are independent draws from one generator, so under the
+null hypothesis the two splits' per-graph scores are exchangeable; a small p says the gap is larger than a random
+split of those graphs gives, which validation selection (it favours the selected epoch on `val`) can cause. A
+diagnostic, not a selection rule (benchmarks/README.md section 19).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from gbench.results import ResultStore, read_record
+
+PER_GRAPH = {"mae": "absolute error", "accuracy": "correct"}
+
+
+def per_graph(metric: str, kept: dict) -> np.ndarray:
+    """One value per graph whose mean is the split's metric."""
+    y = np.asarray(kept["y"], dtype=float)
+    score = np.asarray(kept["score"], dtype=float)
+    if metric == "mae":
+        return np.abs(score.reshape(y.shape) - y).reshape(len(y), -1).mean(axis=1)
+    labels = score.argmax(axis=1) if score.ndim == 2 and score.shape[1] > 1 else (score.reshape(-1) > 0)
+    return (labels.astype(int) == y.reshape(-1).astype(int)).astype(float)
+
+
+def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def compare(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float, float]:
+    """(A - B, bootstrap low, bootstrap high, permutation p)."""
+    rng = np.random.default_rng(seed)
+    ci = stats.bootstrap((a, b), _mean_difference, n_resamples=resamples, confidence_level=0.95, method="BCa",
+                         vectorized=True, random_state=rng).confidence_interval
+    perm = stats.permutation_test((a, b), _mean_difference, permutation_type="independent", vectorized=True,
+                                  n_resamples=resamples, alternative="two-sided", random_state=rng)
+    return float(_mean_difference(a, b)), float(ci.low), float(ci.high), float(perm.pvalue)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, help="a results directory holding records with extra.predictions")
+    parser.add_argument("--a", default="val", help="the first split (default: val)")
+    parser.add_argument("--b", default="test_id", help="the second split (default: test_id)")
+    parser.add_argument("--model", help="only this model's records")
+    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap and permutation resamples")
+    args = parser.parse_args(argv)
+
+    records = [read_record(p) for p in ResultStore(args.results).record_paths()]
+    kept = sorted((r for r in records if r.status == "ok" and (r.extra or {}).get("predictions")
+                   and (args.model is None or r.model == args.model)), key=lambda r: (r.task, r.model, r.seed))
+    if not kept:
+        print(f"{args.results}: no records with per-graph outputs (run with --set train.keep_predictions=true)",
+              file=sys.stderr)
+        return 1
+    for rec in kept:
+        preds = rec.extra["predictions"]
+        if rec.metric not in PER_GRAPH:
+            print(f"{rec.task}: metric {rec.metric!r} is not a mean over graphs; this script takes "
+                  f"{' or '.join(PER_GRAPH)}.", file=sys.stderr)
+            return 2
+        missing = [s for s in (args.a, args.b) if s not in preds]
+        if missing:
+            print(f"--a/--b: {rec.task} / {rec.model} / seed {rec.seed} kept no split {missing[0]!r}; it kept "
+                  f"{', '.join(preds)}.", file=sys.stderr)
+            return 2
+        values = {s: per_graph(rec.metric, preds[s]) for s in (args.a, args.b)}
+        for split, v in values.items():  # the kept outputs are the ones the record's metric was computed from
+            if not np.isclose(v.mean(), rec.metrics[split][rec.metric], rtol=1e-5, atol=1e-6):
+                print(f"{rec.task} / {rec.model} / seed {rec.seed}: the kept {split} outputs give {v.mean():.6f}, "
+                      f"the record {rec.metrics[split][rec.metric]:.6f}; the record is inconsistent.",
+                      file=sys.stderr)
+                return 2
+        diff, low, high, p = compare(values[args.a], values[args.b], args.resamples)
+        labels = ""
+        if rec.metric == "mae":
+            means = [float(np.mean(preds[s]["y"])) for s in (args.a, args.b)]
+            labels = f"; mean label {means[0]:.3f} / {means[1]:.3f}"
+        print(f"{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric} {args.a} {values[args.a].mean():.4f} "
+              f"(n {len(values[args.a])}), {args.b} {values[args.b].mean():.4f} (n {len(values[args.b])}); "
+              f"{args.a} - {args.b} {diff:+.4f}, 95% bootstrap CI [{low:+.4f}, {high:+.4f}], permutation p "
+              f"{p:.4f}{labels}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
