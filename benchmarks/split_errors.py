@@ -88,14 +88,13 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
         diff, low, high, p = compare(values[args.a], values[args.b], args.resamples)
+        a, b = values[args.a], values[args.b]
+        print(f"{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric} over {len(a)} and {len(b)} graphs")
         labels = ""
         if rec.metric == "mae":
-            means = [float(np.mean(preds[s]["y"])) for s in (args.a, args.b)]
-            labels = f"; mean label {means[0]:.3f} / {means[1]:.3f}"
-        print(f"{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric} {args.a} {values[args.a].mean():.4f} "
-              f"(n {len(values[args.a])}), {args.b} {values[args.b].mean():.4f} (n {len(values[args.b])}); "
-              f"{args.a} - {args.b} {diff:+.4f}, 95% bootstrap CI [{low:+.4f}, {high:+.4f}], permutation p "
-              f"{p:.4f}{labels}")
+            labels = " (mean label {:.3f}, {:.3f})".format(*(float(np.mean(preds[s]["y"])) for s in (args.a, args.b)))
+        print(f"  {args.a} {a.mean():.4f}, {args.b} {b.mean():.4f}{labels}")
+        print(f"  {args.a} - {args.b} {diff:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}], permutation p {p:.4f}")
     return 0
 
 
