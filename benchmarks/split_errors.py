@@ -6,7 +6,8 @@ from records that kept their outputs (`--set train.keep_predictions=true`, graph
 For each such record: each split's metric recomputed from the kept outputs (and checked against the record's own),
 the difference A - B, a 95 % bootstrap interval for it (scipy.stats.bootstrap, BCa, the two splits resampled
 independently) and a two-sided permutation p-value (scipy.stats.permutation_test, graphs exchanged between the two
-splits), and, for regression, each split's mean label. Only metrics that are a mean over graphs: `mae` (per-graph
+splits), each split's standard error, and, for regression, each split's mean label and how the per-graph error
+goes with the label (Spearman). Only metrics that are a mean over graphs: `mae` (per-graph
 absolute error) and `accuracy` (per-graph correctness).
 
 What it can and cannot say: the splits of a generated task are independent draws from one generator, so under the
@@ -90,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         diff, low, high, p = compare(values[args.a], values[args.b], args.resamples)
         a, b = values[args.a], values[args.b]
         print(f"{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric} over {len(a)} and {len(b)} graphs")
-        labels = ""
-        if rec.metric == "mae":
-            labels = " (mean label {:.3f}, {:.3f})".format(*(float(np.mean(preds[s]["y"])) for s in (args.a, args.b)))
-        print(f"  {args.a} {a.mean():.4f}, {args.b} {b.mean():.4f}{labels}")
+        print(f"  {args.a} {a.mean():.4f} ± {stats.sem(a):.4f}, {args.b} {b.mean():.4f} ± {stats.sem(b):.4f} "
+              "(± one standard error)")
         print(f"  {args.a} - {args.b} {diff:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}], permutation p {p:.4f}")
+        if rec.metric == "mae":
+            y = {s: np.asarray(preds[s]["y"], dtype=float).reshape(len(preds[s]["y"]), -1).mean(axis=1)
+                 for s in (args.a, args.b)}
+            rho = stats.spearmanr(np.concatenate(list(y.values())), np.concatenate([a, b])).statistic
+            print(f"  mean label {y[args.a].mean():.3f}, {y[args.b].mean():.3f}; Spearman(label, absolute error) "
+                  f"{rho:+.3f}")
     return 0
 
 

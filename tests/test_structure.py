@@ -294,14 +294,16 @@ def test_kept_predictions_are_the_outputs_the_metrics_came_from_and_change_no_nu
     with contextlib.redirect_stdout(out):
         assert _benchmark("split_errors").main([str(tmp_path / "kept"), "--resamples", "999"]) == 0
     line = out.getvalue()
-    diff = kept.metrics["val"]["mae"] - kept.metrics["test_id"]["mae"]
+    errors = {s: np.abs(np.asarray(preds[s]["score"]).reshape(-1) - np.asarray(preds[s]["y"]).reshape(-1)).mean()
+              for s in ("val", "test_id")}
+    diff = errors["val"] - errors["test_id"]
     assert f"val - test_id {diff:+.4f}, 95% CI [" in line and "permutation p " in line, line
     low, high = (float(x) for x in line.split("CI [")[1].split("]")[0].split(", "))
     p_value = float(line.split("permutation p ")[1].split("\n")[0])
     assert low <= diff <= high and 0 < p_value <= 1
     y = {s: float(np.mean(preds[s]["y"])) for s in ("val", "test_id")}
-    assert (f"  val {kept.metrics['val']['mae']:.4f}, test_id {kept.metrics['test_id']['mae']:.4f} (mean label "
-            f"{y['val']:.3f}, {y['test_id']:.3f})") in line
+    assert f"  val {errors['val']:.4f} ± " in line and f", test_id {errors['test_id']:.4f} ± " in line
+    assert f"  mean label {y['val']:.3f}, {y['test_id']:.3f}; Spearman(label, absolute error) " in line
     assert max(len(row) for row in line.splitlines()) <= 80
     refused = cli("run", "--tasks", "sbm-node", "--models", "gcn", "--seeds", "1", "--set",
                   "train.keep_predictions=true", "--out", tmp_path / "node")
