@@ -3,12 +3,12 @@ from records that kept their outputs (`--set train.keep_predictions=true`, graph
 
     python benchmarks/split_errors.py RESULTS_DIR [--a val] [--b test_id] [--model gcn-degree] [--resamples 9999]
 
-For each such record: each split's metric recomputed from the kept outputs (and checked against the record's own),
-the difference A - B, a 95 % bootstrap interval for it (scipy.stats.bootstrap, BCa, the two splits resampled
-independently) and a two-sided permutation p-value (scipy.stats.permutation_test, graphs exchanged between the two
-splits), each split's standard error, and, for regression, each split's mean label and how the per-graph error
-goes with the label (Spearman). Only metrics that are a mean over graphs: `mae` (per-graph
-absolute error) and `accuracy` (per-graph correctness).
+For each such record (each fold, on a k-fold task): each split's metric recomputed from the kept outputs (and
+checked against the record's own), the difference A - B, a 95 % bootstrap interval for it (scipy.stats.bootstrap,
+BCa, the two splits resampled independently) and a two-sided permutation p-value (scipy.stats.permutation_test,
+graphs exchanged between the two splits), each split's standard error, and, for regression, each split's mean
+label and how the per-graph error goes with the label (Spearman). Only metrics that are a mean over graphs: `mae`
+(per-graph absolute error) and `accuracy` (per-graph correctness, as gbench's accuracy reads the outputs).
 
 What it can and cannot say: the splits of a generated task are independent draws from one generator, so under the
 null hypothesis the two splits' per-graph scores are exchangeable; a small p says the gap is larger than a random
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from gbench.metrics import class_ids
 from gbench.results import ResultStore, read_record
 
 PER_GRAPH = {"mae": "absolute error", "accuracy": "correct"}
@@ -36,8 +37,7 @@ def per_graph(metric: str, kept: dict) -> np.ndarray:
     score = np.asarray(kept["score"], dtype=float)
     if metric == "mae":
         return np.abs(score.reshape(y.shape) - y).reshape(len(y), -1).mean(axis=1)
-    labels = score.argmax(axis=1) if score.ndim == 2 and score.shape[1] > 1 else (score.reshape(-1) > 0)
-    return (labels.astype(int) == y.reshape(-1).astype(int)).astype(float)
+    return (class_ids(score).astype(int) == y.reshape(-1).astype(int)).astype(float)  # as the accuracy metric reads
 
 
 def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -64,33 +64,39 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     records = [read_record(p) for p in ResultStore(args.results).record_paths()]
-    kept = sorted((r for r in records if r.status == "ok" and (r.extra or {}).get("predictions")
-                   and (args.model is None or r.model == args.model)), key=lambda r: (r.task, r.model, r.seed))
-    if not kept:
+    units = []  # (name, record, kept outputs, the record's metric per split): one per record, or per fold of k-fold
+    for rec in sorted(records, key=lambda r: (r.task, r.model, r.seed)):
+        extra = rec.extra or {}
+        if rec.status != "ok" or (args.model is not None and rec.model != args.model):
+            continue
+        name = f"{rec.task} / {rec.model} / seed {rec.seed}"
+        if extra.get("predictions"):
+            units.append((name, rec, extra["predictions"], {s: m[rec.metric] for s, m in rec.metrics.items()}))
+        for fold, preds in enumerate(extra.get("fold_predictions") or []):
+            units.append((f"{name} / fold {fold}", rec, preds,
+                          {s: v[fold] for s, v in extra["fold_metrics"].items()}))
+    if not units:
         print(f"{args.results}: no records with per-graph outputs (run with --set train.keep_predictions=true)",
               file=sys.stderr)
         return 1
-    for rec in kept:
-        preds = rec.extra["predictions"]
+    for name, rec, preds, recorded in units:
         if rec.metric not in PER_GRAPH:
             print(f"{rec.task}: metric {rec.metric!r} is not a mean over graphs; this script takes "
                   f"{' or '.join(PER_GRAPH)}.", file=sys.stderr)
             return 2
         missing = [s for s in (args.a, args.b) if s not in preds]
         if missing:
-            print(f"--a/--b: {rec.task} / {rec.model} / seed {rec.seed} kept no split {missing[0]!r}; it kept "
-                  f"{', '.join(preds)}.", file=sys.stderr)
+            print(f"--a/--b: {name} kept no split {missing[0]!r}; it kept {', '.join(preds)}.", file=sys.stderr)
             return 2
         values = {s: per_graph(rec.metric, preds[s]) for s in (args.a, args.b)}
         for split, v in values.items():  # the kept outputs are the ones the record's metric was computed from
-            if not np.isclose(v.mean(), rec.metrics[split][rec.metric], rtol=1e-5, atol=1e-6):
-                print(f"{rec.task} / {rec.model} / seed {rec.seed}: the kept {split} outputs give {v.mean():.6f}, "
-                      f"the record {rec.metrics[split][rec.metric]:.6f}; the record is inconsistent.",
-                      file=sys.stderr)
+            if not np.isclose(v.mean(), recorded[split], rtol=1e-5, atol=1e-6):
+                print(f"{name}: the kept {split} outputs give {v.mean():.6f}, the record {recorded[split]:.6f}; "
+                      "the record is inconsistent.", file=sys.stderr)
                 return 2
         diff, low, high, p = compare(values[args.a], values[args.b], args.resamples)
         a, b = values[args.a], values[args.b]
-        print(f"{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric} over {len(a)} and {len(b)} graphs")
+        print(f"{name}: {rec.metric} over {len(a)} and {len(b)} graphs")
         print(f"  {args.a} {a.mean():.4f} ± {stats.sem(a):.4f}, {args.b} {b.mean():.4f} ± {stats.sem(b):.4f} "
               "(± one standard error)")
         print(f"  {args.a} - {args.b} {diff:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}], permutation p {p:.4f}")

@@ -51,7 +51,7 @@ class Metric:
         return a > b if self.higher_is_better else a < b
 
 
-def _class_ids(y_score: np.ndarray) -> np.ndarray:
+def class_ids(y_score: np.ndarray) -> np.ndarray:
     return y_score.argmax(axis=-1) if y_score.ndim == 2 and y_score.shape[1] > 1 else (y_score.reshape(-1) > 0)
 
 
@@ -65,7 +65,7 @@ def _flat(y: np.ndarray) -> np.ndarray:
 def _accuracy(y_true, y_score):
     from sklearn.metrics import accuracy_score
 
-    return accuracy_score(_flat(y_true).astype(np.int64), _class_ids(y_score).astype(np.int64))
+    return accuracy_score(_flat(y_true).astype(np.int64), class_ids(y_score).astype(np.int64))
 
 
 def _roc_auc(y_true, y_score):
@@ -92,7 +92,7 @@ def _mse(y_true, y_score):
 def _f1_macro(y_true, y_score):
     from sklearn.metrics import f1_score
 
-    return f1_score(_flat(y_true).astype(np.int64), _class_ids(y_score).astype(np.int64), average="macro")
+    return f1_score(_flat(y_true).astype(np.int64), class_ids(y_score).astype(np.int64), average="macro")
 
 
 SKLEARN: dict[str, Metric] = {
@@ -161,7 +161,7 @@ def _ogb_label_metric(dataset: str, metric: str, generic: bool = False) -> Calla
     def fn(y_true, y_score):
         y_true = y_true.reshape(len(y_true), -1)
         if metric == "acc":
-            y_pred = _class_ids(y_score).reshape(len(y_score), -1)
+            y_pred = class_ids(y_score).reshape(len(y_score), -1)
         else:
             y_pred = y_score.reshape(len(y_score), -1)
         evaluator = _ogb_evaluator(dataset)

@@ -223,7 +223,7 @@ def check_schedules(jobs: Iterable[Job]) -> None:
 
 
 def check_traces(jobs: Iterable[Job]) -> None:
-    """train.trace_every and train.keep_predictions are graph-level diagnostics: node and link runners ignore them."""
+    """train.trace_every and train.keep_predictions are graph-level diagnostics: node and link tasks refuse them."""
     for job in jobs:
         if job.model.train.trace_every is not None and job.task.level != "graph":
             raise SpecError(f"model '{job.model.name}' on task '{job.task.id}': train.trace_every traces graph-level "

@@ -90,6 +90,41 @@ def test_tu_task_end_to_end_records_folds_and_population_std(cli, shared_data, t
     assert records["wl-kernel"].metrics["test"]["accuracy"] > 0.7  # WL on MUTAG is well above the 66% majority
 
 
+def test_k_fold_records_keep_each_folds_per_graph_outputs(cli, shared_data, tmp_path):
+    """train.keep_predictions on a k-fold task, for a trained model and a fit/predict one: extra.fold_predictions
+    holds each fold's val and test outputs, whose accuracy is that fold's recorded one, and
+    benchmarks/split_errors.py reads every fold."""
+    import contextlib
+    import importlib.util
+    import io
+    from pathlib import Path
+
+    from gbench.metrics import class_ids
+
+    out = tmp_path / "o"
+    result = cli("run", "--tasks", "mutag", "--models", "gin,wl-kernel", "--seeds", "1", "--set", "train.epochs=2",
+                 "--set", "train.keep_predictions=true", "--data-root", shared_data, "--out", out, "--threads", "1")
+    assert result.code == 0, result
+    for rec in (read_record(p) for p in ResultStore(out).record_paths()):
+        kept = rec.extra["fold_predictions"]
+        assert len(kept) == 10 and "predictions" not in rec.extra
+        for fold, preds in enumerate(kept):
+            for split in ("val", "test"):
+                correct = class_ids(np.asarray(preds[split]["score"])) == np.asarray(preds[split]["y"]).reshape(-1)
+                assert correct.mean() == pytest.approx(rec.extra["fold_metrics"][split][fold]), (rec.model, fold)
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "split_errors.py"
+    spec = importlib.util.spec_from_file_location("benchmark_split_errors", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert module.main([str(out), "--a", "val", "--b", "test", "--resamples", "99"]) == 0
+    heads = [line for line in printed.getvalue().splitlines() if not line.startswith(" ")]
+    assert heads == [f"mutag / {m} / seed 0 / fold {f}: accuracy over {n_val} and {n_test} graphs"
+                     for m in ("gin", "wl-kernel") for f, (n_val, n_test) in enumerate(
+                         (len(p["val"]["index"]), len(p["test"]["index"])) for p in kept)]
+
+
 def test_wl_subtree_kernel_on_a_known_case():
     from torch_geometric.data import Data
 
