@@ -4,9 +4,9 @@ from records that kept their outputs (`--set train.keep_predictions=true`, graph
     python benchmarks/split_errors.py RESULTS_DIR [--a val] [--b test_id] [--model gcn-degree] [--resamples 9999]
 
 For each such record (each fold, on a k-fold task): each split's metric recomputed from the kept outputs (and
-checked against the record's own), the difference A - B, a 95 % bootstrap interval for it (scipy.stats.bootstrap,
-BCa, the two splits resampled independently) and a two-sided permutation p-value (scipy.stats.permutation_test,
-graphs exchanged between the two splits), each split's standard error, and, for regression, each split's mean
+checked against the record's own), the difference A - B, a 95 % bootstrap interval for it (`gbench compare`'s
+seeded percentile bootstrap, scipy's, the two splits resampled independently) and a two-sided permutation
+p-value (scipy.stats.permutation_test, graphs exchanged between the two splits), each split's standard error, and, for regression, each split's mean
 label and how the per-graph error goes with the label (Spearman). Only metrics that are a mean over graphs: `mae`
 (per-graph absolute error) and `accuracy` (per-graph correctness, as gbench's accuracy reads the outputs).
 
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from gbench.comparison.stats import bootstrap_ci
 from gbench.metrics import class_ids
 from gbench.results import ResultStore, read_record
 
@@ -45,13 +46,12 @@ def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray
 
 
 def compare(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float, float]:
-    """(A - B, bootstrap low, bootstrap high, permutation p)."""
-    rng = np.random.default_rng(seed)
-    ci = stats.bootstrap((a, b), _mean_difference, n_resamples=resamples, confidence_level=0.95, method="BCa",
-                         vectorized=True, random_state=rng).confidence_interval
+    """(A - B, bootstrap low, bootstrap high, permutation p). The interval is `gbench compare`'s own seeded
+    percentile bootstrap of a difference of means (gbench.comparison.stats.bootstrap_ci, A as the candidate)."""
+    low, high = bootstrap_ci(list(b), list(a), higher_is_better=True, n_resamples=resamples, seed=seed)
     perm = stats.permutation_test((a, b), _mean_difference, permutation_type="independent", vectorized=True,
-                                  n_resamples=resamples, alternative="two-sided", random_state=rng)
-    return float(_mean_difference(a, b)), float(ci.low), float(ci.high), float(perm.pvalue)
+                                  n_resamples=resamples, alternative="two-sided", rng=np.random.default_rng(seed))
+    return float(_mean_difference(a, b)), low, high, float(perm.pvalue)
 
 
 def main(argv: list[str] | None = None) -> int:
