@@ -319,6 +319,8 @@ def test_split_errors_permutation_and_bootstrap_see_a_real_gap_and_not_a_null_on
     shifted = compare(rng.exponential(1.0, 250), rng.exponential(1.0, 250) + 0.5, resamples=1999)
     assert same[3] > 0.05 and same[1] < 0 < same[2]
     assert shifted[3] <= 2 / 2000 and shifted[2] < 0  # the smallest two-sided p 1999 resamples can give
+    # every graph right in both splits (per-graph accuracy 1): an interval of zero width, not an error
+    assert compare(np.ones(20), np.ones(30), resamples=999) == (0.0, 0.0, 0.0, 1.0)
 
 
 def test_vision_model_starts_from_a_user_weights_file(tmp_path):
