@@ -258,12 +258,8 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     assert refused.code == 2 and "trace_every traces graph-level tasks only" in refused.err
 
 
-def test_kept_predictions_are_the_outputs_the_metrics_came_from_and_change_no_number(cli, tmp_path):
-    """train.keep_predictions keeps every reported split's per-graph labels and outputs at the selected epoch
-    (extra.predictions) without touching training or selection: the record's metrics equal the plain run's, and
-    each split's metric recomputed from its kept outputs is the record's, validation's included (predicted once
-    more from the selected parameters). benchmarks/split_errors.py reads them; node and link tasks refuse the
-    setting before the sweep."""
+def _tiny_bridges(tmp_path: Path) -> Path:
+    """structure-bridges-cpu with 60 / 30 / 30 / 20 / 20 graphs (train, val, test ID, near, far), as a YAML file."""
     from gbench.specs import load_task
 
     spec = load_task("structure-bridges-cpu").model_dump(mode="json", exclude_none=True)
@@ -272,6 +268,16 @@ def test_kept_predictions_are_the_outputs_the_metrics_came_from_and_change_no_nu
                                            zip(spec["dataset"]["params"]["splits"].items(), [60, 30, 30, 20, 20])}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_kept_predictions_are_the_outputs_the_metrics_came_from_and_change_no_number(cli, tmp_path):
+    """train.keep_predictions keeps every reported split's per-graph labels and outputs at the selected epoch
+    (extra.predictions) without touching training or selection: the record's metrics equal the plain run's, and
+    each split's metric recomputed from its kept outputs is the record's, validation's included (predicted once
+    more from the selected parameters). benchmarks/split_errors.py reads them; node and link tasks refuse the
+    setting before the sweep."""
+    path = _tiny_bridges(tmp_path)
     common = ["run", "--tasks", path, "--models", "gcn-degree", "--seeds", "1", "--threads", "1",
               "--set", "train.epochs=4"]
     assert cli(*common, "--out", tmp_path / "plain").code == 0
@@ -321,6 +327,66 @@ def test_split_errors_permutation_and_bootstrap_see_a_real_gap_and_not_a_null_on
     assert shifted[3] <= 2 / 2000 and shifted[2] < 0  # the smallest two-sided p 1999 resamples can give
     # every graph right in both splits (per-graph accuracy 1): an interval of zero width, not an error
     assert compare(np.ones(20), np.ones(30), resamples=999) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_paired_graphs_compares_two_models_on_the_same_kept_graphs(cli, tmp_path):
+    """benchmarks/paired_graphs.py (benchmarks/README.md section 20) pairs two models' kept per-graph errors by
+    dataset index: each side's mean is its record's metric, the difference and the better/worse/tied counts are the
+    per-graph ones, one model against itself ties everywhere, and what it cannot pair ends in one sentence."""
+    path = _tiny_bridges(tmp_path)
+    kept = tmp_path / "kept"
+    result = cli("run", "--tasks", path, "--models", "gcn-degree,gat-degree", "--seeds", "2", "--threads", "1",
+                 "--set", "train.epochs=3", "--set", "train.keep_predictions=true", "--out", kept)
+    assert result.code == 0, result
+    recs = {(r.model, r.seed): r for r in map(read_record, ResultStore(kept).record_paths())}
+
+    def errors(rec, split):  # per-graph absolute error, in dataset-index order
+        p = rec.extra["predictions"][split]
+        order = np.argsort(p["index"])
+        return np.abs(np.asarray(p["score"]).reshape(-1) - np.asarray(p["y"]).reshape(-1))[order]
+
+    paired_graphs = _benchmark("paired_graphs")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--split", "test_far_ood",
+                                   "--resamples", "999"]) == 0
+    text = out.getvalue()
+    assert text.splitlines()[:4] == ["structure-bridges-tiny: mae, lower is better", "  A gcn-degree (kept), seeds 0, 1",
+                                     "  B gat-degree (kept), seeds 0, 1", "test_far_ood, 20 graphs"]
+    for seed in (0, 1):
+        a, b = errors(recs["gcn-degree", seed], "test_far_ood"), errors(recs["gat-degree", seed], "test_far_ood")
+        assert a.mean() == pytest.approx(recs["gcn-degree", seed].metrics["test_far_ood"]["mae"], rel=1e-5)
+        assert f"  seed {seed}: A {a.mean():.4f}, B {b.mean():.4f}, B - A {b.mean() - a.mean():+.4f}" in text
+        assert (f"B better on {int(np.sum(b < a))}, worse on {int(np.sum(b > a))}, tied on "
+                f"{int(np.sum(a == b))} of 20 graphs") in text
+    assert "  seed means (2 A, 2 B): A " in text and max(map(len, text.splitlines())) <= 80
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gcn-degree", "--split", "test_id"]) == 0
+    assert "95% CI [+0.0000, +0.0000], paired permutation p 1.0000" in out.getvalue()
+    assert "tied on 30 of 30 graphs" in out.getvalue() and "seed means" not in out.getvalue()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gin-degree"]) == 2
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--split", "train"]) == 2
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("--b: ") and "holds no ok record of 'gin-degree' with per-graph outputs" in lines[0]
+    assert lines[1].startswith("--split: not every record of structure-bridges-tiny kept 'train'")
+
+
+def test_paired_permutation_and_bootstrap_see_a_consistent_shift_and_not_noise():
+    """benchmarks/paired_graphs.py's statistics: independent noise around the same values gives a large p and an
+    interval around zero; a small shift on every graph, far under the graphs' own spread, a tiny p (pairing
+    removes the spread); a constant shift an interval of zero width at the shift."""
+    paired = _benchmark("paired_graphs").paired
+    rng = np.random.default_rng(0)
+    difficulty = rng.exponential(2.0, 200)  # each graph's own level, shared by both models
+    same = paired(difficulty + rng.normal(0, 0.3, 200), difficulty + rng.normal(0, 0.3, 200), resamples=1999)
+    shifted = paired(difficulty + rng.normal(0, 0.3, 200), difficulty + rng.normal(0, 0.3, 200) - 0.15,
+                     resamples=1999)
+    assert same[3] > 0.05 and same[1] < 0 < same[2]
+    assert shifted[3] <= 2 / 2000 and shifted[2] < 0
+    assert paired(difficulty, difficulty + 0.5, resamples=999)[:3] == pytest.approx((0.5, 0.5, 0.5))
 
 
 def test_vision_model_starts_from_a_user_weights_file(tmp_path):

@@ -300,7 +300,7 @@ class TrainSpec(_Strict):
     keep_predictions: bool | None = Field(
         default=None, description="graph tasks: keep every reported split's per-graph labels and model outputs at "
         "the selected epoch in the record's extra.predictions (for per-graph statistics, e.g. benchmarks/"
-        "split_errors.py; validation is predicted once more from the selected parameters)")
+        "split_errors.py and paired_graphs.py; validation is predicted once more from the selected parameters)")
 
 
 register_groups(optim=OptimSpec, train=TrainSpec)  # what `search.space` keys optim.X and train.X name

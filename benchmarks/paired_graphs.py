@@ -1,0 +1,165 @@
+"""Two models on the same test graphs: a paired, per-graph comparison from records that kept their outputs
+(`--set train.keep_predictions=true`, graph tasks).
+
+    python benchmarks/paired_graphs.py RESULTS_A [RESULTS_B] --a MODEL --b MODEL [--split test_far_ood]
+        [--task structure-bridges] [--resamples 9999]
+
+For each task both models ran with kept outputs, and each split both kept (every test split unless `--split`): per
+seed the two records share (or A's seed s against B's s + `--offset`), each model's metric over the split's graphs (recomputed from the kept outputs and
+checked against the record's), the per-graph difference B - A, a 95 % percentile-bootstrap interval for its mean
+(scipy.stats.bootstrap, graphs resampled in pairs) and a two-sided paired permutation p-value
+(scipy.stats.permutation_test, the two models' values swapped within a graph), and how many graphs B does better
+on, worse on, and ties. Then the same with each graph's value averaged over every seed each model has.
+
+What it can and cannot say: the pairing removes the graphs' own difficulty, so it sees differences that a
+comparison of seed means (`gbench compare`) cannot; but it conditions on one trained model per seed (and on this one
+draw of test graphs), so a small p says "these trained models differ on these graphs", not "the method is better".
+The claim about methods is `gbench compare`'s, across seeds; this script says where and how consistently the
+difference falls (benchmarks/README.md section 20). Only metrics that are a mean over graphs (`mae`, `accuracy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from split_errors import PER_GRAPH, per_graph  # noqa: E402
+
+from gbench.metrics import metric_direction  # noqa: E402
+from gbench.results import ResultStore, read_record  # noqa: E402
+
+TEST_SPLITS = ("test_id", "test_near_ood", "test_far_ood", "test")
+
+
+def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def paired(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float, float]:
+    """(mean of B - A, bootstrap low, bootstrap high, paired permutation p) over graphs paired by position."""
+    d = b - a
+    rng = np.random.default_rng(seed)
+    if np.all(d == d[0]):  # identical per-graph values, or one constant shift: every resample gives it
+        low = high = float(d[0])
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "degenerate distribution" when almost every pair ties
+            ci = stats.bootstrap((b, a), _mean_difference, paired=True, vectorized=True, n_resamples=resamples,
+                                 method="percentile", rng=rng).confidence_interval
+        low, high = float(ci.low), float(ci.high)
+    perm = stats.permutation_test((b, a), _mean_difference, permutation_type="samples", vectorized=True,
+                                  n_resamples=resamples, alternative="two-sided", rng=rng)
+    return float(d.mean()), low, high, float(perm.pvalue)
+
+
+def kept_records(results: Path, model: str) -> dict[str, dict[int, object]]:
+    """{task: {seed: record}} for the model's ok records that kept per-graph outputs."""
+    out: dict[str, dict[int, object]] = {}
+    for path in ResultStore(results).record_paths():
+        rec = read_record(path)
+        if rec.model == model and rec.status == "ok" and (rec.extra or {}).get("predictions"):
+            out.setdefault(rec.task, {})[rec.seed] = rec
+    return out
+
+
+def aligned(rec, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dataset indices, labels, per-graph values) of one record's split, sorted by index; the values' mean is
+    checked against the record's metric."""
+    kept = rec.extra["predictions"][split]
+    order = np.argsort(np.asarray(kept["index"]))
+    values = per_graph(rec.metric, kept)
+    recorded = rec.metrics[split][rec.metric]
+    if not np.isclose(values.mean(), recorded, rtol=1e-5, atol=1e-6):
+        raise SystemExit(f"{rec.task} / {rec.model} / seed {rec.seed}: the kept {split} outputs give "
+                         f"{values.mean():.6f}, the record {recorded:.6f}; the record is inconsistent.")
+    y = np.asarray(kept["y"], dtype=float).reshape(len(order), -1)
+    return np.asarray(kept["index"])[order], y[order], values[order]
+
+
+def report(label: str, a: np.ndarray, b: np.ndarray, higher: bool, resamples: int) -> None:
+    diff, low, high, p = paired(a, b, resamples)
+    better = int(np.sum(b > a) if higher else np.sum(b < a))
+    worse = int(np.sum(b < a) if higher else np.sum(b > a))
+    print(f"  {label}: A {a.mean():.4f}, B {b.mean():.4f}, B - A {diff:+.4f}")
+    print(f"    95% CI [{low:+.4f}, {high:+.4f}], paired permutation p {p:.4f}")
+    print(f"    B better on {better}, worse on {worse}, tied on {len(a) - better - worse} of {len(a)} graphs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, nargs="+", help="one results directory, or A's then B's")
+    parser.add_argument("--a", required=True, help="the first model (A, the base)")
+    parser.add_argument("--b", required=True, help="the second model (B, the candidate)")
+    parser.add_argument("--split", help="only this split (default: every test split both kept)")
+    parser.add_argument("--task", help="only this task")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="pair A's seed s with B's seed s + OFFSET (with --a and --b the same model: what the "
+                             "test finds between two trainings of one method)")
+    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap and permutation resamples")
+    args = parser.parse_args(argv)
+    if len(args.results) > 2:
+        parser.error("give one results directory, or two (A's, then B's)")
+    dir_a, dir_b = args.results[0], args.results[-1]
+    runs = {"--a": kept_records(dir_a, args.a), "--b": kept_records(dir_b, args.b)}
+    for flag, found in runs.items():
+        if not found:
+            where = dir_a if flag == "--a" else dir_b
+            print(f"{flag}: {where} holds no ok record of {getattr(args, flag[2:])!r} with per-graph outputs "
+                  "(run it with --set train.keep_predictions=true; k-fold records are not paired here).", file=sys.stderr)
+            return 2
+    tasks = sorted(set(runs["--a"]) & set(runs["--b"]))
+    if args.task is not None:
+        tasks = [t for t in tasks if t == args.task]
+    if not tasks:
+        print(f"--task: no task has kept outputs of both models (A: {', '.join(sorted(runs['--a']))}; B: "
+              f"{', '.join(sorted(runs['--b']))}).", file=sys.stderr)
+        return 2
+    for task in tasks:
+        recs_a, recs_b = runs["--a"][task], runs["--b"][task]
+        any_a, any_b = next(iter(recs_a.values())), next(iter(recs_b.values()))
+        if any_a.metric != any_b.metric or any_a.metric not in PER_GRAPH:
+            print(f"{task}: metrics {any_a.metric!r} and {any_b.metric!r}; this script takes one metric that is "
+                  f"a mean over graphs ({' or '.join(PER_GRAPH)}).", file=sys.stderr)
+            return 2
+        metric = any_a.metric
+        higher = metric_direction(metric)
+        kept = set.intersection(*(set(r.extra["predictions"]) for r in [*recs_a.values(), *recs_b.values()]))
+        splits = [s for s in TEST_SPLITS if s in kept] if args.split is None else [args.split]
+        if args.split is not None and args.split not in kept:
+            print(f"--split: not every record of {task} kept {args.split!r}; all kept "
+                  f"{', '.join(sorted(kept))}.", file=sys.stderr)
+            return 2
+        pairs = [(s, s + args.offset) for s in sorted(recs_a) if s + args.offset in recs_b]
+        print(f"{task}: {metric}, {'higher' if higher else 'lower'} is better")
+        print(f"  A {args.a} ({dir_a.name}), seeds {', '.join(map(str, sorted(recs_a)))}")
+        print(f"  B {args.b} ({dir_b.name}), seeds {', '.join(map(str, sorted(recs_b)))}")
+        for split in splits:
+            per_a = {s: aligned(r, split) for s, r in recs_a.items()}
+            per_b = {s: aligned(r, split) for s, r in recs_b.items()}
+            index, y = per_a[min(per_a)][:2]
+            for seed, (idx, lab, _) in [*per_a.items(), *per_b.items()]:
+                if not (np.array_equal(idx, index) and np.allclose(lab, y)):
+                    print(f"{task} / {split}: the records' kept graphs differ (seed {seed}); a paired comparison "
+                          "needs both models scored on the same graphs.", file=sys.stderr)
+                    return 2
+            print(f"{split}, {len(index)} graphs")
+            for sa, sb in pairs:
+                report(f"seed {sa}" if sa == sb else f"seeds {sa} and {sb}", per_a[sa][2], per_b[sb][2], higher,
+                       args.resamples)
+            if args.a == args.b and dir_a.resolve() == dir_b.resolve():
+                continue  # one model's records against themselves: its seed means are one array
+            mean_a = np.mean([v for _, _, v in per_a.values()], axis=0)
+            mean_b = np.mean([v for _, _, v in per_b.values()], axis=0)
+            report(f"seed means ({len(per_a)} A, {len(per_b)} B)", mean_a, mean_b, higher,
+                   args.resamples)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
