@@ -58,13 +58,13 @@ def paired(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple
     return float(d.mean()), low, high, float(perm.pvalue)
 
 
-def kept_records(results: Path, model: str) -> dict[str, dict[int, object]]:
-    """{task: {seed: record}} for the model's ok records that kept per-graph outputs."""
-    out: dict[str, dict[int, object]] = {}
+def kept_records(results: Path) -> dict[str, dict[str, dict[int, object]]]:
+    """{model: {task: {seed: record}}} for the ok records that kept per-graph outputs."""
+    out: dict[str, dict[str, dict[int, object]]] = {}
     for path in ResultStore(results).record_paths():
         rec = read_record(path)
-        if rec.model == model and rec.status == "ok" and (rec.extra or {}).get("predictions"):
-            out.setdefault(rec.task, {})[rec.seed] = rec
+        if rec.status == "ok" and (rec.extra or {}).get("predictions"):
+            out.setdefault(rec.model, {}).setdefault(rec.task, {})[rec.seed] = rec
     return out
 
 
@@ -106,13 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.results) > 2:
         parser.error("give one results directory, or two (A's, then B's)")
     dir_a, dir_b = args.results[0], args.results[-1]
-    runs = {"--a": kept_records(dir_a, args.a), "--b": kept_records(dir_b, args.b)}
-    for flag, found in runs.items():
-        if not found:
-            where = dir_a if flag == "--a" else dir_b
-            print(f"{flag}: {where} holds no ok record of {getattr(args, flag[2:])!r} with per-graph outputs "
-                  "(run it with --set train.keep_predictions=true; k-fold records are not paired here).", file=sys.stderr)
+    for where in (dir_a, dir_b):
+        if not where.is_dir():
+            print(f"RESULTS: {where} is not a directory; give a gbench run's --out.", file=sys.stderr)
             return 2
+    runs = {}
+    for flag, where, model in (("--a", dir_a, args.a), ("--b", dir_b, args.b)):
+        found = kept_records(where)
+        if model not in found:
+            others = f"; it has them for {', '.join(sorted(found))}" if found else ""
+            print(f"{flag}: {where} holds no ok record of {model!r} with per-graph outputs{others} (run with "
+                  "--set train.keep_predictions=true; k-fold records are not paired here).", file=sys.stderr)
+            return 2
+        runs[flag] = found[model]
     tasks = sorted(set(runs["--a"]) & set(runs["--b"]))
     if args.task is not None:
         tasks = [t for t in tasks if t == args.task]
