@@ -64,7 +64,12 @@ def kept_records(results: Path) -> dict[str, dict[str, dict[int, object]]]:
     for path in ResultStore(results).record_paths():
         rec = read_record(path)
         if rec.status == "ok" and (rec.extra or {}).get("predictions"):
-            out.setdefault(rec.model, {}).setdefault(rec.task, {})[rec.seed] = rec
+            seeds = out.setdefault(rec.model, {}).setdefault(rec.task, {})
+            if rec.seed in seeds:  # the same model run twice with other settings (--set): which to pair is not ours
+                raise ValueError(f"{results}: two kept records of {rec.task} / {rec.model} / seed {rec.seed} (jobs "
+                                 f"{seeds[rec.seed].job_id} and {rec.job_id}, other settings); give each setting "
+                                 "its own results directory.")
+            seeds[rec.seed] = rec
     return out
 
 
@@ -76,7 +81,7 @@ def aligned(rec, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = per_graph(rec.metric, kept)
     recorded = rec.metrics[split][rec.metric]
     if not np.isclose(values.mean(), recorded, rtol=1e-5, atol=1e-6):
-        raise SystemExit(f"{rec.task} / {rec.model} / seed {rec.seed}: the kept {split} outputs give "
+        raise ValueError(f"{rec.task} / {rec.model} / seed {rec.seed}: the kept {split} outputs give "
                          f"{values.mean():.6f}, the record {recorded:.6f}; the record is inconsistent.")
     y = np.asarray(kept["y"], dtype=float).reshape(len(order), -1)
     return np.asarray(kept["index"])[order], y[order], values[order]
@@ -92,6 +97,14 @@ def report(label: str, a: np.ndarray, b: np.ndarray, higher: bool, resamples: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ValueError as err:  # a record this script cannot pair: one sentence, exit 2
+        print(err, file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, nargs="+", help="one results directory, or A's then B's")
     parser.add_argument("--a", required=True, help="the first model (A, the base)")

@@ -372,6 +372,14 @@ def test_paired_graphs_compares_two_models_on_the_same_kept_graphs(cli, tmp_path
     lines = err.getvalue().splitlines()
     assert lines[0].startswith("--b: ") and "holds no ok record of 'gin-degree' with per-graph outputs" in lines[0]
     assert lines[1].startswith("--split: not every record of structure-bridges-tiny kept 'train'")
+    # a second kept record of one (task, model, seed), as another --set writes: refused, not silently picked
+    twin = recs["gcn-degree", 0].model_copy(update={"job_id": "f" * 16, "run_id": None}).sealed()
+    ResultStore(kept).write(twin)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree"]) == 2
+    assert "two kept records of structure-bridges-tiny / gcn-degree / seed 0" in err.getvalue()
+    assert "give each setting its own results directory" in err.getvalue()
 
 
 def test_paired_permutation_and_bootstrap_see_a_consistent_shift_and_not_noise():
