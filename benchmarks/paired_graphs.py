@@ -155,6 +155,11 @@ def _main(argv: list[str] | None) -> int:
                   f"{', '.join(sorted(kept))}.", file=sys.stderr)
             return 2
         pairs = [(s, s + args.offset) for s in sorted(recs_a) if s + args.offset in recs_b]
+        if args.offset and not pairs:
+            print(f"--offset: no seed s of A on {task} has a B seed s + {args.offset} (A: "
+                  f"{', '.join(map(str, sorted(recs_a)))}; B: {', '.join(map(str, sorted(recs_b)))}).",
+                  file=sys.stderr)
+            return 2
         print(f"{task}: {metric}, {'higher' if higher else 'lower'} is better")
         print(f"  A {args.a} ({dir_a.name}), seeds {', '.join(map(str, sorted(recs_a)))}")
         print(f"  B {args.b} ({dir_b.name}), seeds {', '.join(map(str, sorted(recs_b)))}")

@@ -369,7 +369,9 @@ def test_paired_graphs_compares_two_models_on_the_same_kept_graphs(cli, tmp_path
     with contextlib.redirect_stderr(err):
         assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gin-degree"]) == 2
         assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--split", "train"]) == 2
+        assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gcn-degree", "--offset", "2"]) == 2
     lines = err.getvalue().splitlines()
+    assert lines[2] == ("--offset: no seed s of A on structure-bridges-tiny has a B seed s + 2 (A: 0, 1; B: 0, 1).")
     assert lines[0].startswith("--b: ") and "holds no ok record of 'gin-degree' with per-graph outputs" in lines[0]
     assert lines[1].startswith("--split: not every record of structure-bridges-tiny kept 'train'")
     # a second kept record of one (task, model, seed), as another --set writes: refused, not silently picked
