@@ -29,16 +29,12 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from split_errors import PER_GRAPH, per_graph  # noqa: E402
+from split_errors import PER_GRAPH, _mean_difference, per_graph  # noqa: E402
 
 from gbench.metrics import metric_direction  # noqa: E402
 from gbench.results import ResultStore, read_record  # noqa: E402
 
 TEST_SPLITS = ("test_id", "test_near_ood", "test_far_ood", "test")
-
-
-def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
 def paired(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float, float]:

@@ -384,6 +384,22 @@ def test_paired_graphs_compares_two_models_on_the_same_kept_graphs(cli, tmp_path
     assert "give each setting its own results directory" in err.getvalue()
 
 
+def test_paired_graphs_aligns_each_records_graphs_by_dataset_index():
+    """Two records may keep a split's graphs in different orders; the pairing is by dataset index, not position."""
+    from types import SimpleNamespace
+
+    aligned = _benchmark("paired_graphs").aligned
+    kept = {"index": [7, 2, 5], "y": [3.0, 1.0, 2.0], "score": [3.5, 1.0, 1.0]}
+    rec = SimpleNamespace(task="t", model="m", seed=0, metric="mae", extra={"predictions": {"test_id": kept}},
+                          metrics={"test_id": {"mae": 0.5}})
+    index, y, errors = aligned(rec, "test_id")
+    assert index.tolist() == [2, 5, 7] and y.ravel().tolist() == [1.0, 2.0, 3.0]
+    assert errors.tolist() == [0.0, 1.0, 0.5]
+    rec.metrics["test_id"]["mae"] = 0.4  # outputs that do not give the record's metric: refused
+    with pytest.raises(ValueError, match="the record is inconsistent"):
+        aligned(rec, "test_id")
+
+
 def test_paired_permutation_and_bootstrap_see_a_consistent_shift_and_not_noise():
     """benchmarks/paired_graphs.py's statistics: independent noise around the same values gives a large p and an
     interval around zero; a small shift on every graph, far under the graphs' own spread, a tiny p (pairing
