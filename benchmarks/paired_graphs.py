@@ -2,7 +2,7 @@
 (`--set train.keep_predictions=true`, graph tasks).
 
     python benchmarks/paired_graphs.py RESULTS_A [RESULTS_B] --a MODEL --b MODEL [--split test_far_ood]
-        [--task structure-bridges] [--resamples 9999]
+        [--task structure-bridges] [--by size|label [--task-file PATH]] [--resamples 9999]
 
 For each task both models ran with kept outputs, and each split both kept (every test split unless `--split`): per
 seed the two records share (or A's seed s against B's s + `--offset`), each model's metric over the split's graphs (recomputed from the kept outputs and
@@ -10,6 +10,13 @@ checked against the record's), the per-graph difference B - A, a 95 % percentile
 (scipy.stats.bootstrap, graphs resampled in pairs) and a two-sided paired permutation p-value
 (scipy.stats.permutation_test, the two models' values swapped within a graph), and how many graphs B does better
 on, worse on, and ties. Then the same with each graph's value averaged over every seed each model has.
+
+`--by size` (or `--by label`) breaks that last comparison (the seed means; each pair of seeds when one model is
+compared with itself) down by the graphs' node count (or label): quartile bins within the split (one bin per class
+for a classification label), each with its graphs, both means, B - A, the paired permutation p and that p Holm-
+adjusted over the split's bins (gbench.comparison.holm), and the better / worse counts: where a difference falls.
+Node counts come from the task's data, loaded as `gbench run` loads it (the catalog task of the records' name, or
+`--task-file` for a task YAML of one's own), and checked against the records' data hash.
 
 What it can and cannot say: the pairing removes the graphs' own difficulty, so it sees differences that a
 comparison of seed means (`gbench compare`) cannot; but it conditions on one trained model per seed (and on this one
@@ -31,6 +38,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from split_errors import PER_GRAPH, _mean_difference, per_graph  # noqa: E402
 
+from gbench.comparison import holm  # noqa: E402
 from gbench.metrics import metric_direction  # noqa: E402
 from gbench.results import ResultStore, read_record  # noqa: E402
 
@@ -92,6 +100,62 @@ def report(label: str, a: np.ndarray, b: np.ndarray, higher: bool, resamples: in
     print(f"    B better on {better}, worse on {worse}, tied on {len(a) - better - worse} of {len(a)} graphs")
 
 
+def graph_sizes(task_ref: str, rec, data_root: str | None) -> np.ndarray:
+    """Node count of every graph of the records' task, from its data as `gbench run` loads it; refused when that
+    data is not the data the record was scored on (its content hash, where the record has one)."""
+    from gbench.data import load_task_data
+    from gbench.errors import GbenchError
+    from gbench.specs import load_task
+    from gbench.sweep import run_options
+
+    try:
+        task = load_task(task_ref)
+        td = load_task_data(task, run_options(device="cpu", data_root=data_root).data)
+    except GbenchError as err:
+        raise ValueError(f"--by: the task's data could not be loaded ({err}); give --task-file for a task YAML "
+                         "of your own.") from err
+    recorded = (rec.extra.get("data") or {}).get("content_hash")
+    if task.id != rec.task or (recorded is not None and td.info.get("content_hash") != recorded):
+        raise ValueError(f"--by: {task_ref} gives task {task.id!r} with data {td.info.get('content_hash')}, the "
+                         f"records {rec.task!r} with data {recorded}; give --task-file the records' task YAML.")
+    return np.array([g.num_nodes for g in td.graphs])
+
+
+def bins(values: np.ndarray, discrete: bool, name: str) -> list[tuple[str, np.ndarray]]:
+    """(label, mask) per bin: one per value when `discrete`, else quartile bins (ties kept in one bin)."""
+    def g(v: float) -> str:
+        return f"{v:.3g}" if name == "y" else f"{v:g}"
+
+    if discrete:
+        return [(f"{name} {g(v)}", values == v) for v in np.unique(values)]
+    edges = np.unique(np.quantile(values, [0, 0.25, 0.5, 0.75, 1.0]))
+    if len(edges) == 1:
+        return [(f"{name} {g(edges[0])}", np.ones(len(values), dtype=bool))]
+    which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        mask = which == b
+        if mask.any():
+            low, high = values[mask].min(), values[mask].max()
+            out.append((f"{name} {g(low)}" if low == high else f"{name} {g(low)}-{g(high)}", mask))
+    return out
+
+
+def breakdown(groups: list[tuple[str, np.ndarray]], a: np.ndarray, b: np.ndarray, higher: bool,
+              resamples: int) -> None:
+    """One line per bin: graphs, both means, B - A, the paired permutation p, Holm over the bins, better/worse."""
+    rows = []
+    for label, mask in groups:
+        diff, _, _, p = paired(a[mask], b[mask], resamples)
+        better = int(np.sum(b[mask] > a[mask]) if higher else np.sum(b[mask] < a[mask]))
+        worse = int(np.sum(b[mask] < a[mask]) if higher else np.sum(b[mask] > a[mask]))
+        rows.append((label, int(mask.sum()), a[mask].mean(), b[mask].mean(), diff, p, better, worse))
+    adjusted = holm([r[5] for r in rows])
+    print(f"    {'':<14}{'graphs':>7}{'A':>8}{'B':>8}{'B - A':>9}{'p':>8}{'Holm':>8}  better/worse")
+    for (label, n, ma, mb, diff, p, better, worse), q in zip(rows, adjusted):
+        print(f"    {label:<14}{n:>7}{ma:>8.4f}{mb:>8.4f}{diff:>+9.4f}{p:>8.4f}{q:>8.4f}  {better}/{worse}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -110,6 +174,11 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--offset", type=int, default=0,
                         help="pair A's seed s with B's seed s + OFFSET (with --a and --b the same model: what the "
                              "test finds between two trainings of one method)")
+    parser.add_argument("--by", choices=("size", "label"),
+                        help="break the seed-means comparison down by node count or label (quartile bins)")
+    parser.add_argument("--task-file", help="with --by size: the task YAML the records ran (default: the catalog "
+                                            "task of their name)")
+    parser.add_argument("--data-root", help="with --by size: the data root (default: GBENCH_DATA)")
     parser.add_argument("--resamples", type=int, default=9999, help="bootstrap and permutation resamples")
     args = parser.parse_args(argv)
     if len(args.results) > 2:
@@ -156,6 +225,7 @@ def _main(argv: list[str] | None) -> int:
                   f"{', '.join(map(str, sorted(recs_a)))}; B: {', '.join(map(str, sorted(recs_b)))}).",
                   file=sys.stderr)
             return 2
+        sizes = graph_sizes(args.task_file or task, any_a, args.data_root) if args.by == "size" else None
         print(f"{task}: {metric}, {'higher' if higher else 'lower'} is better")
         print(f"  A {args.a} ({dir_a.name}), seeds {', '.join(map(str, sorted(recs_a)))}")
         print(f"  B {args.b} ({dir_b.name}), seeds {', '.join(map(str, sorted(recs_b)))}")
@@ -169,15 +239,25 @@ def _main(argv: list[str] | None) -> int:
                           "needs both models scored on the same graphs.", file=sys.stderr)
                     return 2
             print(f"{split}, {len(index)} graphs")
+            groups = None
+            if args.by == "size":
+                groups = bins(sizes[index], discrete=False, name="nodes")
+            elif args.by == "label":
+                groups = bins(y.mean(axis=1), discrete=metric == "accuracy", name="y")
+            itself = args.a == args.b and dir_a.resolve() == dir_b.resolve()
             for sa, sb in pairs:
                 report(f"seed {sa}" if sa == sb else f"seeds {sa} and {sb}", per_a[sa][2], per_b[sb][2], higher,
                        args.resamples)
-            if args.a == args.b and dir_a.resolve() == dir_b.resolve():
+                if groups is not None and itself:
+                    breakdown(groups, per_a[sa][2], per_b[sb][2], higher, args.resamples)
+            if itself:
                 continue  # one model's records against themselves: its seed means are one array
             mean_a = np.mean([v for _, _, v in per_a.values()], axis=0)
             mean_b = np.mean([v for _, _, v in per_b.values()], axis=0)
             report(f"seed means ({len(per_a)} A, {len(per_b)} B)", mean_a, mean_b, higher,
                    args.resamples)
+            if groups is not None:
+                breakdown(groups, mean_a, mean_b, higher, args.resamples)
     return 0
 
 
