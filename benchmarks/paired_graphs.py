@@ -183,6 +183,8 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     if len(args.results) > 2:
         parser.error("give one results directory, or two (A's, then B's)")
+    if args.by != "size" and (args.task_file or args.data_root):
+        parser.error("--task-file and --data-root are read with --by size only")
     dir_a, dir_b = args.results[0], args.results[-1]
     for where in (dir_a, dir_b):
         if not where.is_dir():
