@@ -404,9 +404,9 @@ def test_paired_graphs_breaks_the_seed_means_down_by_graph_size_and_label(cli, t
     for by, values in (("size", n), ("label", None)):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
+            files = ["--task-file", str(path)] if by == "size" else []  # label bins need no task data
             assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--split",
-                                       "test_far_ood", "--by", by, "--task-file", str(path),
-                                       "--resamples", "499"]) == 0
+                                       "test_far_ood", "--by", by, *files, "--resamples", "499"]) == 0
         lines = out.getvalue().splitlines()
         start = lines.index(next(x for x in lines if x.strip().startswith("graphs")))
         rows = [x.split() for x in lines[start + 1:]]
@@ -426,10 +426,15 @@ def test_paired_graphs_breaks_the_seed_means_down_by_graph_size_and_label(cli, t
         assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--by", "size"]) == 2
         assert paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--by", "size",
                                    "--task-file", "structure-bridges-cpu"]) == 2
+        with pytest.raises(SystemExit) as exit_:  # a task file that nothing reads: refused, not ignored
+            paired_graphs.main([str(kept), "--a", "gcn-degree", "--b", "gat-degree", "--by", "label",
+                                "--task-file", str(path)])
+    assert exit_.value.code == 2
     lines = err.getvalue().splitlines()
+    assert lines[-1].endswith("error: --task-file and --data-root are read with --by size only")
+    lines = lines[:2]
     assert lines[0].startswith("--by: the task's data could not be loaded (") and "--task-file" in lines[0]
     assert lines[1].startswith("--by: structure-bridges-cpu gives task 'structure-bridges-cpu' with data ")
-    assert len(lines) == 2
 
 
 def test_paired_graphs_aligns_each_records_graphs_by_dataset_index():
