@@ -14,7 +14,8 @@ on, worse on, and ties. Then the same with each graph's value averaged over ever
 `--by size` (or `--by label`) breaks that last comparison (the seed means; each pair of seeds when one model is
 compared with itself) down by the graphs' node count (or label): quartile bins within the split (one bin per class
 for a classification label), each with its graphs, both means, B - A, the paired permutation p and that p Holm-
-adjusted over the split's bins (gbench.comparison.holm), and the better / worse counts: where a difference falls.
+adjusted over the split's bins (gbench.comparison.holm), the better / worse counts (+/-), and the bin's mean
+label: where a difference falls.
 Node counts come from the task's data, loaded as `gbench run` loads it (the catalog task of the records' name, or
 `--task-file` for a task YAML of one's own), and checked against the records' data hash.
 
@@ -91,10 +92,14 @@ def aligned(rec, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(kept["index"])[order], y[order], values[order]
 
 
+def better_worse(a: np.ndarray, b: np.ndarray, higher: bool) -> tuple[int, int]:
+    """On how many graphs B is better than A, and on how many worse."""
+    return (int(np.sum(b > a)), int(np.sum(b < a))) if higher else (int(np.sum(b < a)), int(np.sum(b > a)))
+
+
 def report(label: str, a: np.ndarray, b: np.ndarray, higher: bool, resamples: int) -> None:
     diff, low, high, p = paired(a, b, resamples)
-    better = int(np.sum(b > a) if higher else np.sum(b < a))
-    worse = int(np.sum(b < a) if higher else np.sum(b > a))
+    better, worse = better_worse(a, b, higher)
     print(f"  {label}: A {a.mean():.4f}, B {b.mean():.4f}, B - A {diff:+.4f}")
     print(f"    95% CI [{low:+.4f}, {high:+.4f}], paired permutation p {p:.4f}")
     print(f"    B better on {better}, worse on {worse}, tied on {len(a) - better - worse} of {len(a)} graphs")
@@ -121,10 +126,10 @@ def graph_sizes(task_ref: str, rec, data_root: str | None) -> np.ndarray:
     return np.array([g.num_nodes for g in td.graphs])
 
 
-def bins(values: np.ndarray, discrete: bool, name: str) -> list[tuple[str, np.ndarray]]:
+def bins(values: np.ndarray, discrete: bool, name: str, fmt: str = "g") -> list[tuple[str, np.ndarray]]:
     """(label, mask) per bin: one per value when `discrete`, else quartile bins (ties kept in one bin)."""
     def g(v: float) -> str:
-        return f"{v:.3g}" if name == "y" else f"{v:g}"
+        return format(v, fmt)
 
     if discrete:
         return [(f"{name} {g(v)}", values == v) for v in np.unique(values)]
@@ -141,19 +146,19 @@ def bins(values: np.ndarray, discrete: bool, name: str) -> list[tuple[str, np.nd
     return out
 
 
-def breakdown(groups: list[tuple[str, np.ndarray]], a: np.ndarray, b: np.ndarray, higher: bool,
+def breakdown(groups: list[tuple[str, np.ndarray]], y: np.ndarray, a: np.ndarray, b: np.ndarray, higher: bool,
               resamples: int) -> None:
-    """One line per bin: graphs, both means, B - A, the paired permutation p, Holm over the bins, better/worse."""
+    """One line per bin: graphs, their mean label, both means, B - A, the paired permutation p, Holm over the
+    bins, better/worse."""
     rows = []
     for label, mask in groups:
         diff, _, _, p = paired(a[mask], b[mask], resamples)
-        better = int(np.sum(b[mask] > a[mask]) if higher else np.sum(b[mask] < a[mask]))
-        worse = int(np.sum(b[mask] < a[mask]) if higher else np.sum(b[mask] > a[mask]))
-        rows.append((label, int(mask.sum()), a[mask].mean(), b[mask].mean(), diff, p, better, worse))
-    adjusted = holm([r[5] for r in rows])
-    print(f"    {'':<14}{'graphs':>7}{'A':>8}{'B':>8}{'B - A':>9}{'p':>8}{'Holm':>8}  better/worse")
-    for (label, n, ma, mb, diff, p, better, worse), q in zip(rows, adjusted):
-        print(f"    {label:<14}{n:>7}{ma:>8.4f}{mb:>8.4f}{diff:>+9.4f}{p:>8.4f}{q:>8.4f}  {better}/{worse}")
+        rows.append((label, int(mask.sum()), y[mask].mean(), a[mask].mean(), b[mask].mean(), diff, p,
+                     *better_worse(a[mask], b[mask], higher)))
+    adjusted = holm([r[6] for r in rows])
+    print(f"    {'':<14}{'graphs':>6}{'mean y':>7}{'A':>8}{'B':>8}{'B - A':>8}{'p':>7}{'Holm':>7}  +/-")
+    for (label, n, my, ma, mb, diff, p, better, worse), q in zip(rows, adjusted):
+        print(f"    {label:<14}{n:>6}{my:>7.3g}{ma:>8.4f}{mb:>8.4f}{diff:>+8.4f}{p:>7.4f}{q:>7.4f}  {better}/{worse}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,13 +250,13 @@ def _main(argv: list[str] | None) -> int:
             if args.by == "size":
                 groups = bins(sizes[index], discrete=False, name="nodes")
             elif args.by == "label":
-                groups = bins(y.mean(axis=1), discrete=metric == "accuracy", name="y")
+                groups = bins(y.mean(axis=1), discrete=metric == "accuracy", name="y", fmt=".3g")
             itself = args.a == args.b and dir_a.resolve() == dir_b.resolve()
             for sa, sb in pairs:
                 report(f"seed {sa}" if sa == sb else f"seeds {sa} and {sb}", per_a[sa][2], per_b[sb][2], higher,
                        args.resamples)
                 if groups is not None and itself:
-                    breakdown(groups, per_a[sa][2], per_b[sb][2], higher, args.resamples)
+                    breakdown(groups, y.mean(axis=1), per_a[sa][2], per_b[sb][2], higher, args.resamples)
             if itself:
                 continue  # one model's records against themselves: its seed means are one array
             mean_a = np.mean([v for _, _, v in per_a.values()], axis=0)
@@ -259,7 +264,7 @@ def _main(argv: list[str] | None) -> int:
             report(f"seed means ({len(per_a)} A, {len(per_b)} B)", mean_a, mean_b, higher,
                    args.resamples)
             if groups is not None:
-                breakdown(groups, mean_a, mean_b, higher, args.resamples)
+                breakdown(groups, y.mean(axis=1), mean_a, mean_b, higher, args.resamples)
     return 0
 
 

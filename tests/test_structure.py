@@ -401,7 +401,10 @@ def test_paired_graphs_breaks_the_seed_means_down_by_graph_size_and_label(cli, t
 
     index = paired_graphs.aligned(recs["gcn-degree", 0], "test_far_ood")[0]
     a, b, n = seed_means("gcn-degree"), seed_means("gat-degree"), sizes[index]
-    for by, values in (("size", n), ("label", None)):
+    labels = np.asarray(recs["gcn-degree", 0].extra["predictions"]["test_far_ood"]["y"], dtype=float).ravel()
+    labels = labels[np.argsort(recs["gcn-degree", 0].extra["predictions"]["test_far_ood"]["index"])]
+    from gbench.comparison import holm
+    for by, values in (("size", n), ("label", labels)):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             files = ["--task-file", str(path)] if by == "size" else []  # label bins need no task data
@@ -411,15 +414,17 @@ def test_paired_graphs_breaks_the_seed_means_down_by_graph_size_and_label(cli, t
         start = lines.index(next(x for x in lines if x.strip().startswith("graphs")))
         rows = [x.split() for x in lines[start + 1:]]
         assert sum(int(r[2]) for r in rows) == 20 and len(rows) >= 2 and max(map(len, lines)) <= 80
-        if values is not None:  # each bin's counts and means are its graphs'
-            for r in rows:
-                low, high = (int(v) for v in (r[1].split("-") * 2)[:2])
-                mask = (values >= low) & (values <= high)
-                assert int(r[2]) == mask.sum()
-                assert (float(r[3]), float(r[4])) == pytest.approx((a[mask].mean(), b[mask].mean()), abs=6e-5)
-            assert rows[0][0] == "nodes" and int(rows[-1][1].split("-")[-1]) == n.max()
-        else:
-            assert rows[0][0] == "y"
+        assert rows[0][0] == ("nodes" if by == "size" else "y")
+        for r in rows:  # each bin's count, mean label and means are its graphs', read independently of the script
+            low, high = (float(v) for v in (r[1].split("-") * 2)[:2])
+            mask = (values >= low) & (values <= high)
+            assert int(r[2]) == mask.sum()
+            assert float(r[3]) == pytest.approx(labels[mask].mean(), rel=5e-3)
+            assert (float(r[4]), float(r[5])) == pytest.approx((a[mask].mean(), b[mask].mean()), abs=6e-5)
+            assert r[9] == "/".join(map(str, (np.sum(b[mask] < a[mask]), np.sum(b[mask] > a[mask]))))
+        p_values, adjusted = [float(r[7]) for r in rows], [float(r[8]) for r in rows]
+        assert adjusted == pytest.approx(holm(p_values), abs=4e-4)  # Holm over the bins, from the printed p
+        assert float(rows[-1][1].split("-")[-1]) == values.max()
     assert all(20 <= s <= 200 for s in sizes) and len(sizes) == 160
     err = io.StringIO()
     with contextlib.redirect_stderr(err):  # the records' task is a YAML of one's own: the catalog does not have it
