@@ -78,9 +78,10 @@ def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
     folds = any(r["fold"] is not None for r in rows)
     splits = splits_vary(rows)
     others = list(dict.fromkeys(name for r in rows for name in r["other_tests"]))
-    # No vertical rules, so that 3 test splits and the commit fit 80 columns; where they do not, the model name
-    # folds onto a second line and the numbers are never cut.
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    # One space between columns and no vertical rules, so that 3 test splits, the commit and a model shown with its
+    # hash (`gcn-spe@3532b4e0`: one model run with two configurations) fit 80 columns; where they do not, the model
+    # name folds onto a second line and the numbers are never cut.
+    table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False, show_edge=False)
     table.add_column("model", overflow="fold", min_width=min(12, max(len(r["model"]) for r in rows)))
     for name, shown in (("seed", True), ("split", splits), ("fold", folds), ("status", "status" not in shared)):
         if shown:

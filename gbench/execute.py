@@ -44,6 +44,15 @@ class SweepSummary:
     done_elsewhere: int = 0  # finished meanwhile by another sweep sharing the results directory
 
 
+def _existing(store: ResultStore, job: Job) -> RunRecord | None:
+    """The job's record under its id, else under an id an earlier gbench gave it (`Job.legacy_job_ids`)."""
+    for job_id in (job.job_id, *job.legacy_job_ids):
+        record = store.existing(job.task.id, job.model.name, job.seed, job_id)
+        if record is not None:
+            return record
+    return None
+
+
 def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executor: Executor | None = None,
               on_progress: Callable[[Job, RunRecord | None], None] | None = None,
               on_wait: Callable[[int, dict], None] | None = None, poll_s: float = 0.5,
@@ -62,7 +71,7 @@ def run_sweep(jobs: Iterable[Job], opts: RunOptions, store: ResultStore, executo
     if opts.progress_dir is None:  # each job's training loop keeps <results>/progress/<job id>.json while it runs
         opts = replace(opts, progress_dir=str(store.progress_dir.resolve()))
     store.clean_stale_temps()
-    initial = {j.job_id: store.existing(j.task.id, j.model.name, j.seed, j.job_id) for j in jobs}
+    initial = {j.job_id: _existing(store, j) for j in jobs}
     done = {jid for jid, r in initial.items() if r is not None and r.status in FINAL_STATUSES}
     before = {jid: (r.checksum if r is not None else None) for jid, r in initial.items()}
     todo = deque(j for j in jobs if j.job_id not in done)

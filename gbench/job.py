@@ -11,6 +11,7 @@ from typing import Any
 
 from gbench.data.staging import DataContext
 from gbench.specs import ResolvedModel, TaskSpec, job_identity
+from gbench.specs.resolution import legacy_model_identity
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class Job:
     def job_id(self) -> str:
         return job_identity(self.task, self.model, self.seed, fold=self.fold, selection=self.selection,
                             tuning=self.tuning)
+
+    @property
+    def legacy_job_ids(self) -> list[str]:
+        """The ids an earlier gbench gave this job where they differ from `job_id` (records written at
+        gbench.specs.resolution.DRIFTED_IDENTITY_COMMIT): a sweep resumed over such records finds them."""
+        legacy = legacy_model_identity(self.model)
+        if legacy is None:
+            return []
+        return [job_identity(self.task, self.model, self.seed, fold=self.fold, selection=self.selection,
+                             tuning=self.tuning, model_identity=legacy)]
 
     @property
     def label(self) -> str:

@@ -387,3 +387,24 @@ def test_results_seeds_lists_each_test_split_of_a_task_with_several(cli, monkeyp
     records = list((runs.parent / "structure-paper-symmetry-pe" / "records").glob("**/*.json"))
     assert len(rows) == len(records) > 13 and {len(r["commit"]) for r in rows} == {7}
     assert {r["model"] for r in rows} >= {"gcn-spe"}
+
+
+def test_results_seeds_keeps_a_model_shown_with_its_hash_whole_at_80_columns(cli, monkeypatch, tmp_path):
+    # One model run with two configurations is shown as gcn-spe@<hash> (16 characters); beside three test splits
+    # and a commit column it fits 80 columns, with neither the name nor the commit cut (the commit was cut to 6
+    # characters while the table had two spaces between columns).
+    from gbench.results import ResultStore, read_record
+
+    page = Path(__file__).resolve().parents[1] / "leaderboards" / "runs" / "structure-paper-symmetry-pe"
+    shutil.copytree(page / "records", tmp_path / "records")
+    store = ResultStore(tmp_path)
+    first = next(p for p in store.record_paths() if "/gcn-spe/" in p.as_posix())
+    other = read_record(first).model_copy(update={"model_hash": "0123456789abcdef", "job_id": "fedcba9876543210"})
+    store.write(other)  # the same model with another configuration (as `--set` would give)
+    monkeypatch.setattr(cli_results, "console", Console(width=80, force_terminal=False))
+    listed = cli("results", "seeds", tmp_path)
+    assert listed.code == 0 and max(map(len, listed.out.splitlines())) <= 80, listed.out
+    rows = seed_tables(listed.out)["structure-symmetry"]
+    assert [r["model"] for r in rows].count("gcn-spe@01234567") == 1
+    assert sum(re.fullmatch(r"gcn-spe@[0-9a-f]{8}", r["model"]) is not None for r in rows) == 6
+    assert {len(r["commit"]) for r in rows} == {7}

@@ -361,18 +361,80 @@ def test_a_renamed_copy_of_a_task_is_told_which_per_task_settings_it_leaves_behi
 _DRIFTED_COMMIT = "739ff6c"
 
 
+def _committed_records() -> list[tuple[Path, dict]]:
+    import json
+
+    files = sorted((Path(__file__).resolve().parents[1] / "leaderboards").glob("**/records/**/*.json"))
+    return [(path, json.loads(path.read_text())) for path in files]
+
+
+def test_records_of_the_drifted_commit_are_found_by_a_resumed_sweep_and_grouped_with_todays(tmp_path):
+    # The identity 739ff6c computed is known exactly: it gives every one of its committed records' model hash and
+    # job id. So a sweep resumed over those records skips them (Job.legacy_job_ids), and a leaderboard puts them
+    # in one row with today's records of the same spec (current_model_hash), never in a row of their own.
+    import shutil
+
+    from gbench.data.staging import DataContext
+    from gbench.execute import run_sweep
+    from gbench.hashing import stable_hash
+    from gbench.job import Job, RunOptions
+    from gbench.results import ResultStore, read_record
+    from gbench.results.aggregate import current_model_hash, group_records
+    from gbench.specs.resolution import DRIFTED_IDENTITY_COMMIT, legacy_model_identity
+    from gbench.specs.schema import ResolvedModel
+    from gbench.sweep import single_job
+
+    assert DRIFTED_IDENTITY_COMMIT == _DRIFTED_COMMIT
+    drifted = [(path, r) for path, r in _committed_records()
+               if str(r["environment"].get("git_commit") or "").startswith(_DRIFTED_COMMIT)]
+    assert len(drifted) == 33
+    for path, r in drifted:
+        model = ResolvedModel.model_validate(r["model_spec"])
+        job = Job(specs.load_task(r["task"]), model, r["seed"])
+        assert job.task.version == r["task_version"]
+        assert stable_hash(legacy_model_identity(model))[:16] == r["model_hash"] != stable_hash(model.identity())[:16]
+        assert job.legacy_job_ids == [r["job_id"]] != [job.job_id], path
+        assert current_model_hash(read_record(path)) == stable_hash(model.identity())[:16]
+
+    # A sweep resumed over a copy of one: done, nothing submitted.
+    class Refuse:
+        name, slots = "refuse", 1
+
+        def submit(self, jobs, opts):
+            raise AssertionError(f"ran {jobs[0].label}, whose record is there under its 739ff6c id")
+
+        def close(self):
+            pass
+
+    path, r = next((p, r) for p, r in drifted if r["task"] == "structure-spectral-gap" and r["model"] == "gcn-spe")
+    job = single_job("structure-spectral-gap", "gcn-spe", r["seed"], ["train.epochs=100"])
+    assert job.legacy_job_ids == [r["job_id"]]
+    store = ResultStore(tmp_path / "out")
+    place = store.path_for(r["task"], r["model"], r["seed"], r["job_id"])
+    place.parent.mkdir(parents=True)
+    shutil.copyfile(path, place)
+    opts = RunOptions(device="cpu", deterministic="strict", data=DataContext.from_env(), threads=1)
+    summary = run_sweep([job], opts, store, executor=Refuse())
+    assert summary.skipped_done == 1 and summary.ran == 0
+
+    # The page that holds a 739ff6c seed beside seeds of later code shows one row per model, every seed in it.
+    page = Path(__file__).resolve().parents[1] / "leaderboards" / "runs" / "structure-paper-regression-spe"
+    records = [read_record(p) for p in ResultStore(page).record_paths()]
+    rows = group_records(records)
+    assert {r.environment["git_commit"][:7] for r in records} > {_DRIFTED_COMMIT}
+    assert sorted((recs[0].task, name) for name, recs in rows) == sorted({(r.task, r.model) for r in records})
+    for _, recs in rows:
+        assert sorted(r.seed for r in recs) == list(range(len(recs)))  # each seed once
+
+
 def test_every_committed_record_keeps_the_model_hash_todays_code_computes():
     # A new spec field must not change the identity of specs that leave it unset: otherwise every sweep made before
     # it re-runs from scratch when resumed, and a GPU run of a suite no longer skips the jobs a CPU already ran.
-    import json
-
     from gbench.hashing import stable_hash
     from gbench.specs.schema import ResolvedModel
 
-    files = sorted((Path(__file__).resolve().parents[1] / "leaderboards").glob("**/records/**/*.json"))
     checked = 0
-    for path in files:
-        record = json.loads(path.read_text())
+    for path, record in _committed_records():
         if str(record["environment"].get("git_commit") or "").startswith(_DRIFTED_COMMIT):
             continue
         model = ResolvedModel.model_validate(record["model_spec"])

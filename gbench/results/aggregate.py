@@ -69,13 +69,35 @@ def per_unit_values(records: list[RunRecord], split: str) -> list[float]:
     return [float(r.headline(split)) for r in sorted(ok, key=lambda r: r.seed)]
 
 
+def current_model_hash(r: RunRecord) -> str:
+    """The record's model hash as today's code computes it from its spec: the stored one, except in records written
+    at gbench.specs.resolution.DRIFTED_IDENTITY_COMMIT, whose hash counted an unset field (the same spec and the same
+    numbers as today's, so they belong in one row with today's seeds)."""
+    from pydantic import ValidationError
+
+    from gbench.hashing import stable_hash
+    from gbench.specs.resolution import DRIFTED_IDENTITY_COMMIT, legacy_model_identity
+    from gbench.specs.schema import ResolvedModel
+
+    if not str(r.environment.get("git_commit") or "").startswith(DRIFTED_IDENTITY_COMMIT):
+        return r.model_hash
+    try:
+        model = ResolvedModel.model_validate(r.model_spec)
+    except ValidationError:
+        return r.model_hash
+    legacy = legacy_model_identity(model)
+    if legacy is None or stable_hash(legacy)[:16] != r.model_hash:  # not the drift this commit is known for
+        return r.model_hash
+    return stable_hash(model.identity())[:16]
+
+
 def group_records(records: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]:
     """(name shown for the model, its records) per leaderboard row, in the leaderboard's order (task, model)."""
     groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
         if r.selection:  # a tuning trial: validation only, never a leaderboard row
             continue
-        key = "tuned:" + str(r.tuning.get("tune")) if r.tuning else r.model_hash
+        key = "tuned:" + str(r.tuning.get("tune")) if r.tuning else current_model_hash(r)
         groups.setdefault((r.task, r.task_version, r.model, key), []).append(r)
     clash: dict[tuple[str, str], set] = {}
     for task, version, model, key in groups:
@@ -299,7 +321,7 @@ def aggregate(records: list[RunRecord]):
             "reference": reference.get("value"),
             "reference_std": reference.get("std"),
             "reference_source": reference.get("source"),
-            "task_version": first.task_version, "model_hash": first.model_hash,
+            "task_version": first.task_version, "model_hash": current_model_hash(first),
             "device": ",".join(sorted({r.device for r in ok})) or first.device,
         })
         # Only rows whose records name a data deviation get the column, so other leaderboards keep their columns.

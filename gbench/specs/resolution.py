@@ -91,14 +91,32 @@ def search_space(spec: ModelSpec, task: TaskSpec) -> SearchSpec | None:
     return spec.search
 
 
+# The one commit whose job ids and model hashes counted a field that should have been left out: 6d2f73e added
+# `train.trace_every` to every model's identity, 739ff6c wrote records with it, 0326f47 left it out again when
+# unset. Those records keep their files (checksummed, never rewritten); the sweep finds them under their old ids
+# (`legacy_job_ids`) and the leaderboards group them by today's model hash (`gbench.results.group_records`).
+DRIFTED_IDENTITY_COMMIT = "739ff6c"
+
+
+def legacy_model_identity(model: ResolvedModel) -> dict[str, Any] | None:
+    """The identity DRIFTED_IDENTITY_COMMIT gave `model` where it differs from today's (trace_every unset), else
+    None."""
+    if model.train.trace_every is not None:
+        return None
+    identity = model.identity()
+    identity["train"]["trace_every"] = None
+    return identity
+
+
 def job_identity(task: TaskSpec, model: ResolvedModel, seed: int, fold: int | None = None, selection: bool = False,
-                 tuning: dict[str, Any] | None = None) -> str:
+                 tuning: dict[str, Any] | None = None, model_identity: dict[str, Any] | None = None) -> str:
     """Same task spec (with version), same resolved model, same seed: same job id, same record file.
 
     A job's scope (one outer fold of a k-fold task, a validation-only tuning trial, a tuned final run's metadata)
     enters the hash only where it differs from the default, so a plain job's id does not depend on these fields
-    existing."""
-    identity: dict[str, Any] = {"task": task.identity(), "model": model.identity(), "seed": seed}
+    existing. `model_identity` replaces `model.identity()` (the legacy ids)."""
+    identity: dict[str, Any] = {"task": task.identity(),
+                                "model": model.identity() if model_identity is None else model_identity, "seed": seed}
     if fold is not None:
         identity["fold"] = fold
     if selection:
