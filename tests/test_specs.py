@@ -426,6 +426,19 @@ def test_records_of_the_drifted_commit_are_found_by_a_resumed_sweep_and_grouped_
     for _, recs in rows:
         assert sorted(r.seed for r in recs) == list(range(len(recs)))  # each seed once
 
+    # Like with like: GCN+SPE's seed 0, run again by later code on the same BLAS kernel, gives its 739ff6c
+    # records' numbers bitwise, under today's job id.
+    rerun = [read_record(p) for p in ResultStore(page.parent / f"{page.name}-rerun").record_paths()]
+    assert {r.task for r in rerun} == {"structure-spectral-gap", "structure-bridges"}
+    for again in rerun:
+        [first] = [r for r in records if r.task == again.task and r.model == again.model and r.seed == again.seed
+                   and r.environment["git_commit"].startswith(_DRIFTED_COMMIT)]
+        assert again.environment["blas"] == first.environment["blas"] and not again.environment["git_commit"].startswith(
+            _DRIFTED_COMMIT)
+        assert again.job_id == single_job(again.task, "gcn-spe", 0, ["train.epochs=100"]).job_id != first.job_id
+        assert (again.metrics, again.selected_epoch, again.epochs_run, again.val_loss) == (
+            first.metrics, first.selected_epoch, first.epochs_run, first.val_loss)
+
 
 def test_every_committed_record_keeps_the_model_hash_todays_code_computes():
     # A new spec field must not change the identity of specs that leave it unset: otherwise every sweep made before
