@@ -17,7 +17,8 @@ for a classification label), each with its graphs, both means, B - A, the paired
 adjusted over the split's bins (gbench.comparison.holm), the better / worse counts (+/-), and the bin's mean
 label: where a difference falls.
 Node counts come from the task's data, loaded as `gbench run` loads it (the catalog task of the records' name, or
-`--task-file` for a task YAML of one's own), and checked against the records' data hash.
+`--task-file` for a task YAML of one's own), and checked against the records' data digest (their cache key where
+they have no digest).
 
 What it can and cannot say: the pairing removes the graphs' own difficulty, so it sees differences that a
 comparison of seed means (`gbench compare`) cannot; but it conditions on one trained model per seed (and on this one
@@ -119,10 +120,14 @@ def graph_sizes(task_ref: str, rec, data_root: str | None) -> np.ndarray:
     except GbenchError as err:
         raise ValueError(f"--by: the task's data could not be loaded ({err}); give --task-file for a task YAML "
                          "of your own.") from err
-    recorded = (rec.extra.get("data") or {}).get("content_hash")
-    if task.id != rec.task or (recorded is not None and td.info.get("content_hash") != recorded):
-        raise ValueError(f"--by: {task_ref} gives task {task.id!r} with data {td.info.get('content_hash')}, the "
-                         f"records {rec.task!r} with data {recorded}; give --task-file the records' task YAML.")
+    data = rec.extra.get("data") or {}
+    # The data's digest where the record has one; older records carry only the cache key, which also changes with
+    # the generator's code, so those are refused after a code change even when the graphs are the same.
+    field = "data_digest" if "data_digest" in data else "content_hash"
+    recorded = data.get(field)
+    if task.id != rec.task or (recorded is not None and td.info.get(field) != recorded):
+        raise ValueError(f"--by: {task_ref} gives task {task.id!r} ({field} {td.info.get(field)}), the records "
+                         f"task {rec.task!r} ({field} {recorded}); give --task-file the records' task YAML.")
     return np.array([g.num_nodes for g in td.graphs])
 
 

@@ -205,6 +205,30 @@ def test_sbm_is_a_pure_function_of_its_parameters():
     assert torch.equal(torch.sort(row * 500 + col).values, torch.sort(col * 500 + row).values)
 
 
+def test_an_edit_to_a_structure_generator_is_not_served_from_the_finished_cache(tmp_path, monkeypatch):
+    """The finished-task cache is keyed by the loaders' source: every module under gbench/data, the structure
+    subpackage included. Keyed by the top-level modules alone (as it was), data an old generator made was served
+    after the generator changed; here an edit to generators.py gives new finished data, generated again."""
+    import gbench.data as data
+
+    generators = Path(data.__file__).parent / "structure" / "generators.py"
+    ctx = DataContext.from_env(None, tmp_path, offline=True)
+    task = load_task("structure-bridges-cpu")
+    load_task_data(task, ctx)
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"\n# edited\n" if self == generators else b""))
+    try:
+        data._source_fingerprint.cache_clear()
+        clear_memory_cache()
+        load_task_data(task, ctx)
+    finally:
+        monkeypatch.undo()
+        data._source_fingerprint.cache_clear()
+        clear_memory_cache()
+    assert len(list((tmp_path / "tasks").glob("structure-bridges-cpu-*.pt"))) == 2
+    assert len(list((tmp_path / "generated").glob("structure-bridges-*.pt"))) == 2
+
+
 def test_generated_task_is_cached_by_content_hash(tmp_path):
     ctx = DataContext.from_env(None, tmp_path, offline=True)
     td = load_task_data(load_task("sbm-node"), ctx)

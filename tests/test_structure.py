@@ -439,7 +439,102 @@ def test_paired_graphs_breaks_the_seed_means_down_by_graph_size_and_label(cli, t
     assert lines[-1].endswith("error: --task-file and --data-root are read with --by size only")
     lines = lines[:2]
     assert lines[0].startswith("--by: the task's data could not be loaded (") and "--task-file" in lines[0]
-    assert lines[1].startswith("--by: structure-bridges-cpu gives task 'structure-bridges-cpu' with data ")
+    assert lines[1].startswith("--by: structure-bridges-cpu gives task 'structure-bridges-cpu' (data_digest ")
+
+
+def test_structure_records_carry_a_digest_of_their_data_that_a_generator_code_change_keeps(cli, tmp_path,
+                                                                                              monkeypatch):
+    """extra.data.data_digest is a sha256 of the generated tensors, not the cache key: a change to the generator's
+    code that makes the same graphs gives a new content_hash and the same digest, and paired_graphs.py --by size
+    accepts the record; a record of other graphs is refused by its digest, and one written before the digest
+    existed by its cache key."""
+    path = _tiny_bridges(tmp_path)
+    kept = tmp_path / "kept"
+    assert cli("run", "--tasks", path, "--models", "gcn-degree", "--seeds", "1", "--threads", "1", "--set",
+               "train.epochs=1", "--set", "train.keep_predictions=true", "--out", kept).code == 0
+    rec = read_record(next(iter(ResultStore(kept).record_paths())))
+    data = rec.extra["data"]
+    assert len(data["data_digest"]) == 64 and data["data_digest"] != data["content_hash"]
+    sizes = _benchmark("paired_graphs").graph_sizes
+    before = sizes(str(path), rec, None)
+    import gbench.data as data_package
+    from gbench.data import clear_memory_cache
+
+    # An edit to the generators that makes the same graphs (a comment): new keys, the data generated again.
+    generators = Path(data_package.__file__).parent / "structure" / "generators.py"
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"\n# edited\n" if self == generators else b""))
+    data_package._source_fingerprint.cache_clear()
+    clear_memory_cache()
+    try:
+        assert np.array_equal(sizes(str(path), rec, None), before)  # accepted by the digest
+        legacy = rec.model_copy(update={"extra": {**rec.extra, "data": {k: v for k, v in data.items()
+                                                                        if k != "data_digest"}}})
+        with pytest.raises(ValueError, match=r"\(content_hash [0-9a-f]{20}\), the records task 'structure-"
+                                             r"bridges-tiny' \(content_hash " + data["content_hash"]):
+            sizes(str(path), legacy, None)  # no digest: only the cache key to go by, and it changed with the code
+    finally:
+        monkeypatch.undo()
+        data_package._source_fingerprint.cache_clear()
+        clear_memory_cache()
+    spec = yaml.safe_load(path.read_text())
+    spec["dataset"]["params"]["seed"] = spec["dataset"]["params"].get("seed", 0) + 1  # other graphs, same names
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match=r"\(data_digest [0-9a-f]{64}\), the records task 'structure-bridges-tiny' "
+                                         r"\(data_digest " + data["data_digest"]):
+        sizes(str(other), rec, None)
+
+
+# Two commits whose structure generator code differs, and the key each computes for structure-bridges-cpu (the
+# same graphs under both).
+OLD, NEW = "739ff6c32079bb6708e2b88515bca53612128b84", "eb3648c2bad7907cc25fbef613918fbdc5429698"
+KEYS = {OLD: "07e8b8f7b7cdee3a5fdc", NEW: "c748214a7262eafea18d"}
+
+
+def test_data_audit_rebuilds_each_records_data_at_its_commit_and_finds_a_wrong_key(cli, tmp_path):
+    """benchmarks/data_audit.py (benchmarks/README.md section 21): records of two commits whose generator code
+    differs (two keys) are found to be on one data; a record whose key is not its commit's, or whose data_digest is
+    not its data's, is flagged and the script exits 1. Needs the two commits in the checkout's history."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    for commit in KEYS:
+        if subprocess.run(["git", "-C", str(repo), "cat-file", "-e", commit], capture_output=True).returncode:
+            pytest.skip(f"commit {commit[:7]} is not in this checkout's history (a shallow clone)")
+    assert cli("run", "--tasks", "structure-bridges-cpu", "--models", "gcn-degree", "--seeds", "1", "--threads",
+               "1", "--set", "train.epochs=1", "--out", tmp_path / "run").code == 0
+    rec = read_record(next(iter(ResultStore(tmp_path / "run").record_paths())))
+
+    def copy(where, seed, commit, key, **data):  # the record as `commit` would have written it
+        update = {"seed": seed, "job_id": f"{seed:016x}", "run_id": None,
+                  "environment": {**rec.environment, "git_commit": commit},
+                  "extra": {**rec.extra, "data": {**rec.extra["data"], "content_hash": key, **data}}}
+        ResultStore(where).write(rec.model_copy(update=update).sealed())
+
+    audit = _benchmark("data_audit")
+    old, new, old_key, new_key = OLD, NEW, KEYS[OLD], KEYS[NEW]
+    copy(tmp_path / "good", 0, old, old_key)
+    copy(tmp_path / "good", 1, new, new_key, data_digest=rec.extra["data"]["data_digest"])
+    copy(tmp_path / "good", 2, new + "-dirty", new_key)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert audit.main([str(tmp_path / "good"), "--repo", str(repo)]) == 0
+    lines = out.getvalue().splitlines()
+    digest = rec.extra["data"]["data_digest"][:16]  # today's code makes the same graphs as both commits
+    assert lines == ["structure-bridges-cpu",
+                     f"  key {old_key}: 1 record(s), 1 commit(s), data digest {digest} (made at 739ff6c)",
+                     f"  key {new_key}: 2 record(s), 2 commit(s), data digest {digest} (made at eb3648c)",
+                     "    written from a tree with uncommitted changes at eb3648c; rebuilt from the commit",
+                     "  one data under 2 key(s); every key is its commit's"], lines
+    copy(tmp_path / "bad", 0, new, old_key)  # a key the commit does not compute: data served from elsewhere
+    copy(tmp_path / "bad", 1, new, new_key, data_digest="0" * 64)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert audit.main([str(tmp_path / "bad"), "--repo", str(repo)]) == 1
+    text = out.getvalue()
+    assert "    commits whose own key differs (served another commit's data): eb3648c\n" in text
+    assert "    records whose data_digest differs: 0000000000000000\n" in text and "see above" in text
 
 
 def test_paired_graphs_aligns_each_records_graphs_by_dataset_index():

@@ -66,21 +66,32 @@ def _resolve(source: str):
     return getattr(importlib.import_module(module), attr)
 
 
-@functools.lru_cache(maxsize=None)
-def _source_fingerprint(source: str) -> str:
-    """sha256 of the loader's module and of every module of `gbench.data` (loaders share helpers such as fold
-    generation and staging): editing any of them invalidates what was cached."""
-    import hashlib
+def _fingerprinted_files(source: str) -> list:
+    """The source files whose bytes key a source's finished data: every module of `gbench.data`, its subpackages
+    included (the structure generators live in one, and loaders share helpers such as fold generation and
+    staging), and a plug-in loader's module, or every module of its package."""
     import importlib.util
     from pathlib import Path
 
-    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    files = sorted(here.rglob("*.py"))
     spec = importlib.util.find_spec(source_table()[source].split(":")[0])
-    files = sorted(Path(__file__).parent.glob("*.py"))
-    if spec is not None and spec.origin is not None and Path(spec.origin) not in files:
-        files.append(Path(spec.origin))  # a plug-in's loader outside gbench.data
-    for path in files:
-        digest.update(path.name.encode())
+    if spec is not None and spec.origin is not None and not Path(spec.origin).is_relative_to(here):
+        places = spec.submodule_search_locations or []  # a plug-in outside gbench.data: its package, or its module
+        files += sorted(f for p in places for f in Path(p).rglob("*.py")) if places else [Path(spec.origin)]
+    return files
+
+
+@functools.lru_cache(maxsize=None)
+def _source_fingerprint(source: str) -> str:
+    """sha256 of `_fingerprinted_files(source)` (paths and bytes): editing any of them invalidates what was cached."""
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in _fingerprinted_files(source):
+        digest.update((path.relative_to(here).as_posix() if path.is_relative_to(here) else path.name).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -89,6 +89,17 @@ def cached_tensors(path: Path, build: Callable[[], Any]) -> Any:
     return value
 
 
+def tensors_digest(tensors: dict[str, Any]) -> str:
+    """sha256 over named tensors (name, dtype, shape and bytes, in name order): a digest of what the data is, so two
+    records scored on equal data carry equal digests whatever code or cache key made it."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

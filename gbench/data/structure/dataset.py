@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gbench.data.graphs import GraphTaskData
-from gbench.data.staging import DataContext, cached_tensors
+from gbench.data.staging import DataContext, cached_tensors, tensors_digest
 from gbench.data.structure.generators import (
     ASYMMETRIC_FAMILIES,
     BRIDGE_FAMILIES,
@@ -130,6 +130,10 @@ def generate(params: dict[str, Any], real: RealBases | None = None) -> dict[str,
             "split": torch.tensor(split_of, dtype=torch.int64), "meta": json.dumps(meta, sort_keys=True)}
 
 
+# The generated tensors that make the data (all but `meta`): what extra.data.data_digest digests.
+DIGESTED = ("edge_index", "edge_ptr", "num_nodes", "y", "family", "split")
+
+
 def content_key(params: dict[str, Any]) -> str:
     return stable_hash({"generator": GENERATOR, "code": _module_hash(), **params})[:20]
 
@@ -157,7 +161,10 @@ def to_task_data(blob: dict[str, Any], key: str) -> GraphTaskData:
     task = meta["task"]
     num_classes = {"topology": len(TOPOLOGY_CLASSES), "symmetry": 2}.get(task, 0)
     fam = blob["family"]
-    info = {"generator": meta["generator"], "content_hash": key, "families": meta["families"],
+    # content_hash keys the cache (generator code included); data_digest is the data itself, equal across commits
+    # that generate the same graphs and labels.
+    digest = tensors_digest({k: blob[k] for k in DIGESTED})
+    info = {"generator": meta["generator"], "content_hash": key, "data_digest": digest, "families": meta["families"],
             "family_counts": {f: int((fam == i).sum()) for i, f in enumerate(meta["families"])},
             "split_sizes": {k: int(v.numel()) for k, v in split.items()}}
     return GraphTaskData(graphs=graphs, y=blob["y"], splits=[split], num_classes=num_classes, info=info)
