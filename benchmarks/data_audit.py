@@ -58,7 +58,7 @@ print(json.dumps(out))
 
 
 def structure_records(dirs: list[Path]) -> dict[str, dict[str, dict[str, list]]]:
-    """{task: {key: {commit: [records]}}} for the ok and failed records of structure tasks."""
+    """{task: {key: {commit: [records]}}} for the records of generated structure tasks that name their data."""
     out: dict[str, dict[str, dict[str, list]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for where in dirs:
         for path in ResultStore(where).record_paths():
