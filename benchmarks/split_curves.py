@@ -1,7 +1,8 @@
 """Print the per-epoch curves of traced runs (`--set train.trace_every=N`): each split's metric as training goes on
 (and, in records since 2026-12-05, the epoch's mean training loss and the validation loss), with the epoch that
 validation selected marked, so one can see whether the scale splits move with the in-distribution
-ones or away from them.
+ones or away from them. An untraced graph record written since 2026-12-06 has its validation history instead
+(`extra.history`: every evaluated epoch's validation metric and loss and mean training loss), printed the same way.
 
     python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5] [--gap test_id]
 
@@ -31,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     records = [read_record(p) for p in ResultStore(args.results).record_paths()]
-    traced = sorted((r for r in records if r.status == "ok" and (r.extra or {}).get("curve")
+    traced = sorted((r for r in records if r.status == "ok" and _curve(r)
                      and (args.model is None or r.model == args.model)), key=lambda r: (r.task, r.model, r.seed))
     if not traced:
-        print(f"{args.results}: no traced records (run with --set train.trace_every=N)", file=sys.stderr)
+        print(f"{args.results}: no traced records and none with a validation history (run with --set "
+              "train.trace_every=N)", file=sys.stderr)
         return 1
     for rec in traced:
-        curve = rec.extra["curve"]
+        curve = _curve(rec)
         splits = [s for s in curve if s != "epoch"]
         print(f"\n{rec.task} / {rec.model} / seed {rec.seed}: {rec.metric}, selected epoch {rec.selected_epoch} "
               f"of {rec.epochs_run} (commit {(rec.environment or {}).get('git_commit', '?')[:7]})")
@@ -63,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"val - {args.gap}: val lower at {lower} of {len(pairs)} traced epochs, "
                   f"mean difference {gap:+.4f}{kept}")
     return 0
+
+
+def _curve(record) -> dict | None:
+    """The record's traced curve, else its validation history (both map a column name to one value per epoch)."""
+    extra = record.extra or {}
+    return extra.get("curve") or extra.get("history")
 
 
 if __name__ == "__main__":

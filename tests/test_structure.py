@@ -220,8 +220,8 @@ def test_end_to_end_scale_metrics_for_a_gnn_and_a_vision_model(cli, tmp_path):
 def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as_an_untraced_one(cli, tmp_path):
     """train.trace_every scores the test and scale splits along the way (extra.curve, with the epochs' training and
     validation losses) without touching training or selection: the traced record's metrics and selected epoch equal
-    the untraced one's, and the curve's values at the selected epoch are the record's own test metrics. Node and
-    link tasks refuse it before the sweep."""
+    the untraced one's, and the curve's values at the selected epoch are the record's own test metrics. Both keep
+    the validation history selection saw (extra.history). Node and link tasks refuse tracing before the sweep."""
     from gbench.specs import load_task
 
     spec = load_task("structure-topology-cpu").model_dump(mode="json", exclude_none=True)
@@ -246,6 +246,18 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     # and each traced epoch's mean training loss and validation loss, the selected one's being the record's
     assert len(curve["train_loss"]) == len(curve["val_loss"]) == traced.epochs_run
     assert curve["val_loss"][at] == traced.val_loss and curve["train_loss"][-1] < curve["train_loss"][0]
+    # untraced or not, every record keeps what selection saw at each epoch (extra.history): the traced curve's
+    # validation metric and the two losses, so the selected epoch's are the record's
+    for record in (plain, traced):
+        history = record.extra["history"]
+        assert history["epoch"] == curve["epoch"]
+        assert {k: history[k] for k in ("val", "val_loss", "train_loss")} == {
+            k: curve[k] for k in ("val", "val_loss", "train_loss")}
+    assert plain.extra["history"]["val"][at] == plain.metrics["val"]["accuracy"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _benchmark("split_curves").main([str(tmp_path / "plain")]) == 0
+    assert f"{traced.selected_epoch:>5}  {curve['val'][at]:>13.4f}" in out.getvalue()
     # benchmarks/split_curves.py --gap (benchmarks/README.md section 18) summarises exactly this curve
     gaps = [v - t for v, t in zip(curve["val"], curve["test_id"])]
     out = io.StringIO()

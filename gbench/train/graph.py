@@ -204,6 +204,12 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         val_losses = {epoch: val_loss for epoch, _, val_loss in result.history}
         curve["train_loss"] = [result.train_losses[epoch - 1] for epoch in curve["epoch"]]
         curve["val_loss"] = [val_losses.get(epoch) for epoch in curve["epoch"]]
+    # Every evaluated epoch's validation metric and loss and mean training loss, traced or not, as extra.curve lays
+    # them out: what selection saw, so a run that kept an early epoch shows whether it learned anything after it.
+    history = {"epoch": [epoch for epoch, _, _ in result.history],
+               "val": [val for _, val, _ in result.history],
+               "val_loss": [val_loss for _, _, val_loss in result.history],
+               "train_loss": [result.train_losses[epoch - 1] for epoch, _, _ in result.history]}
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
     keep = bool(job.model.train.keep_predictions)
@@ -215,6 +221,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index,
                    extra={**({"skipped_single_node_batches": skipped} if skipped else {}),
+                          "history": history,
                           **({"curve": curve} if curve else {}),
                           **({"predictions": kept} if kept else {})})
 
@@ -241,6 +248,8 @@ def _combine_folds(outcomes: list[Outcome], task) -> Outcome:
                    extra={"fold_metrics": fold_metrics, "fold_selected_epochs": [o.selected_epoch for o in outcomes],
                           "fold_epochs_run": epochs, "num_folds": len(outcomes),
                           **({"skipped_single_node_batches": skipped} if skipped else {}),
+                          **({"fold_histories": [o.extra.get("history") for o in outcomes]}
+                             if any("history" in o.extra for o in outcomes) else {}),
                           **({"fold_curves": [o.extra.get("curve") for o in outcomes]}
                              if any("curve" in o.extra for o in outcomes) else {}),
                           **({"fold_predictions": [o.extra.get("predictions") for o in outcomes]}
