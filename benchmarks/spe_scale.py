@@ -1,6 +1,7 @@
 """SPE's encoding grows with the graph, and what batch norm's running statistics make of it.
 
-Three measurements on a paper-sized structural task (`structure-symmetry` by default), one torch thread:
+Three measurements on a paper-sized structural task (`structure-symmetry` by default), one torch thread (on a
+regression task, `--task structure-spectral-gap`, the inputs without their split by class, and measurement 1):
 
 0. Inputs. Per split, over every graph: node count, the 2nd and 16th smallest eigenvalue of the normalized
    Laplacian, and the mean |entry| of the 16 eigenvectors V and of V V^T. Unit eigenvectors' entries shrink as
@@ -175,7 +176,13 @@ def main() -> None:
         print(f"{r['split']:<14} nodes {r['nodes_mean']:6.1f}  lambda_2 {r['lambda_2']:.4f}  lambda_16 "
               f"{r['lambda_16']:.4f}  mean |v| {r['eigvec_abs_mean']:.4f}  mean |V V^T| {r['gram_abs_mean']:.4f}",
               file=sys.stderr)
-    multiplicity = multiplicity_by_class(graphs, td.y.view(-1), td.splits[0])
+    # A regression task (structure-spectral-gap, -bridges) has no classes to split the spectra by, and measurement 2
+    # reads class predictions: both are for classification tasks; the inputs and the scale are measured on any.
+    classification = not td.y.is_floating_point()
+    if not classification:
+        print(f"{args.task} is a regression task: the spectra by class and measurement 2 (train- against eval-mode "
+              "accuracy) are skipped.", file=sys.stderr)
+    multiplicity = multiplicity_by_class(graphs, td.y.view(-1), td.splits[0]) if classification else []
     for r in multiplicity:
         print(f"{r['split']:<14} class {r['class']}: repeated eigenvalue {r['repeated_share']:.2f}, at the cut "
               f"{r['at_cut_share']:.2f}, smallest gap median {r['smallest_gap_median']:.4f}, under 0.01 "
@@ -185,7 +192,7 @@ def main() -> None:
     for r in scale:
         print(f"{r['encoder']:<8} {r['split']:<14} nodes {r['nodes_mean']:6.1f}  mean |encoding| "
               f"{r['encoding_abs_mean']:8.3f}", file=sys.stderr)
-    for name in args.models.split(","):
+    for name in args.models.split(",") if classification else []:
         r = train_vs_eval(task, name, args.steps, ctx, args.spe_pool)
         rows.append(r)
         print(f"{name:<12} (SPE pool {r['spe_pool']}) after {r['steps']} steps (loss {r['last_train_loss']:.3f}): "
