@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                                               for s in splits) + mark)
         if args.gap:
             if args.gap not in curve:
-                print(f"--gap: the curve has no split {args.gap!r}; it has {', '.join(splits)}.", file=sys.stderr)
+                has = ("only its validation history: --gap needs a traced record (--set train.trace_every=N)"
+                       if "curve" not in rec.extra else f"the splits {', '.join(splits)}")
+                print(f"--gap: {rec.task} / {rec.model} / seed {rec.seed} has no split {args.gap!r}; it has {has}.",
+                      file=sys.stderr)
                 return 2
             pairs = [(v, o) for v, o in zip(curve["val"], curve[args.gap]) if v is not None and o is not None]
             if not pairs:
