@@ -17,6 +17,7 @@ A diagnostic, not a selection rule: gbench selects on the validation split only,
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             mark = " <- selected" if epoch == rec.selected_epoch else ""
             print(f"{epoch:>5}  " + "  ".join(f"{curve[s][i]:>13.4f}" if curve[s][i] is not None else f"{'-':>13}"
                                               for s in splits) + mark)
+        vals = [v for v in curve.get("val", []) if v is not None]
+        if vals and rec.selected_epoch in curve["epoch"]:
+            # How the kept value sits in the curve: a rare low of a noisy curve, or one of many epochs like it.
+            print(kept_line(vals, curve["val"][curve["epoch"].index(rec.selected_epoch)]))
         if args.gap:
             if args.gap not in curve:
                 has = ("only its validation history: --gap needs a traced record (--set train.trace_every=N)"
@@ -68,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"val - {args.gap}: val lower at {lower} of {len(pairs)} traced epochs, "
                   f"mean difference {gap:+.4f}{kept}")
     return 0
+
+
+def kept_line(vals: list[float], kept: float) -> str:
+    """One line on the kept validation value among the listed epochs': their median and range, and how many are
+    within 10 % of it (the kept one included)."""
+    near = sum(abs(v - kept) <= 0.1 * abs(kept) for v in vals)
+    return (f"validation: kept {kept:.4f}; over the {len(vals)} epochs listed median {statistics.median(vals):.4f}, "
+            f"range {min(vals):.4f}-{max(vals):.4f}; {near} within 10 % of the kept value (it included)")
 
 
 def _curve(record) -> dict | None:

@@ -258,6 +258,11 @@ def test_a_traced_run_keeps_every_splits_curve_and_trains_and_selects_exactly_as
     with contextlib.redirect_stdout(out):
         assert _benchmark("split_curves").main([str(tmp_path / "plain")]) == 0
     assert f"{traced.selected_epoch:>5}  {curve['val'][at]:>13.4f}" in out.getvalue()
+    assert _benchmark("split_curves").kept_line(plain.extra["history"]["val"], curve["val"][at]) in out.getvalue()
+    # that line on a curve whose median, range and 10 % count are known (a kept low among noisy epochs)
+    assert _benchmark("split_curves").kept_line([0.5, 1.0, 0.54, 8.0, 0.58, 1.2], 0.5) == (
+        "validation: kept 0.5000; over the 6 epochs listed median 0.7900, range 0.5000-8.0000; 2 within 10 % of the "
+        "kept value (it included)")
     # benchmarks/split_curves.py --gap (benchmarks/README.md section 18) summarises exactly this curve
     gaps = [v - t for v, t in zip(curve["val"], curve["test_id"])]
     out = io.StringIO()
