@@ -168,3 +168,14 @@ def test_eval_every_sets_the_epochs_that_are_evaluated(observed, level):
     assert run.evaluated == [e for e in run.trained if e % EVAL_EVERY == 0 or e == EPOCHS]
     assert len(run.evaluated) >= PATIENCE + 1
 
+
+
+@pytest.mark.parametrize("level", [lvl for lvl in LEVELS if lvl != "link"])  # link records keep val_history
+def test_the_record_keeps_the_validation_history_selection_saw(observed, level):
+    run = observed[level]
+    history, record = run.record.extra["history"], run.record
+    assert history["epoch"] == run.evaluated
+    at = history["epoch"].index(record.selected_epoch)
+    (metric,) = record.metrics["val"]
+    assert history["val"][at] == record.metrics["val"][metric] and history["val_loss"][at] == record.val_loss
+    assert len(history["train_loss"]) == len(run.evaluated) and all(x > 0 for x in history["train_loss"])

@@ -23,7 +23,7 @@ from gbench.models.contract import TaskInfo, build_model, count_parameters, is_f
 from gbench.errors import GbenchError
 from gbench.hashing import stable_hash
 from gbench.train.base import Outcome, evaluate_splits, loss_fn, out_dim, reported_parts, task_metrics, train_settings
-from gbench.train.loop import Evaluation, Recipe, train
+from gbench.train.loop import Evaluation, Recipe, history_columns, train
 
 if TYPE_CHECKING:
     from gbench.data.staging import DataContext
@@ -204,12 +204,7 @@ def _run_split(job, task, info, batcher, split, split_index, y_np, metrics, crit
         val_losses = {epoch: val_loss for epoch, _, val_loss in result.history}
         curve["train_loss"] = [result.train_losses[epoch - 1] for epoch in curve["epoch"]]
         curve["val_loss"] = [val_losses.get(epoch) for epoch in curve["epoch"]]
-    # Every evaluated epoch's validation metric and loss and mean training loss, traced or not, as extra.curve lays
-    # them out: what selection saw, so a run that kept an early epoch shows whether it learned anything after it.
-    history = {"epoch": [epoch for epoch, _, _ in result.history],
-               "val": [val for _, val, _ in result.history],
-               "val_loss": [val_loss for _, _, val_loss in result.history],
-               "train_loss": [result.train_losses[epoch - 1] for epoch, _, _ in result.history]}
+    history = history_columns(result)  # traced or not
     t0 = time.perf_counter()
     model.load_state_dict(result.best_snapshot)
     keep = bool(job.model.train.keep_predictions)

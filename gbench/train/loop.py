@@ -59,6 +59,15 @@ class LoopResult:
     train_losses: list[float] = field(default_factory=list)  # each epoch's mean training loss, epoch 1 first
 
 
+def history_columns(result: LoopResult) -> dict[str, list]:
+    """Every evaluated epoch's validation metric and loss and mean training loss, as extra.curve lays them out:
+    what selection saw, so a record that kept an early epoch shows whether it learned anything after it."""
+    return {"epoch": [epoch for epoch, _, _ in result.history],
+            "val": [val for _, val, _ in result.history],
+            "val_loss": [val_loss for _, _, val_loss in result.history],
+            "train_loss": [result.train_losses[epoch - 1] for epoch, _, _ in result.history]}
+
+
 def synchronize(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(torch.device(device))

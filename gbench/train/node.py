@@ -12,7 +12,7 @@ from gbench.errors import GbenchError
 from gbench.models.contract import TaskInfo, build_model, count_parameters, is_fit_predict
 from gbench.train.base import (Outcome, evaluate_splits, loss_fn, out_dim, refuse_fold, reported_parts, task_metrics,
                                train_settings)
-from gbench.train.loop import Evaluation, Recipe, train
+from gbench.train.loop import Evaluation, Recipe, history_columns, train
 
 if TYPE_CHECKING:
     from gbench.job import Job, RunOptions
@@ -116,7 +116,8 @@ def _run_node(job: Job, opts: RunOptions, td: NodeTaskData, settings) -> Outcome
     final = evaluate_splits(metrics, y_np, result.best_snapshot.float().cpu().numpy(), parts_np)
     return Outcome(metrics=final, val_loss=result.best.val_loss, selected_epoch=result.selected_epoch,
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
-                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index)
+                   eval_s=result.eval_s + time.perf_counter() - t0, split_index=split_index,
+                   extra={"history": history_columns(result)})
 
 
 def _run_minibatch(job, opts, td, model, settings, split_index) -> Outcome:
@@ -168,4 +169,5 @@ def _run_minibatch(job, opts, td, model, settings, split_index) -> Outcome:
                    epochs_run=result.epochs_run, num_params=count_parameters(model), train_s=result.train_s,
                    eval_s=result.eval_s, split_index=split_index,
                    extra={"sampler": {"num_neighbors": list(sampler["num_neighbors"]),
-                                      "batch_size": settings.batch_size}})
+                                      "batch_size": settings.batch_size},
+                          "history": history_columns(result)})
