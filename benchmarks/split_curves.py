@@ -1,8 +1,9 @@
 """Print the per-epoch curves of traced runs (`--set train.trace_every=N`): each split's metric as training goes on
 (and, in records since 2026-12-05, the epoch's mean training loss and the validation loss), with the epoch that
 validation selected marked, so one can see whether the scale splits move with the in-distribution
-ones or away from them. An untraced graph record written since 2026-12-06 has its validation history instead
-(`extra.history`: every evaluated epoch's validation metric and loss and mean training loss), printed the same way.
+ones or away from them. An untraced graph record (gbench a1b58d1 on) or node record (b0d3a46 on) has its
+validation history instead (`extra.history`: every evaluated epoch's validation metric and loss and mean training
+loss), printed the same way.
 
     python benchmarks/split_curves.py RESULTS_DIR [--model gcn-spe] [--every 5] [--gap test_id]
 
