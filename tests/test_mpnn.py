@@ -197,10 +197,11 @@ def test_graphgps_refuses_a_misspelt_readout_when_built():
         graphgps(info, readout="avg")
 
 
-def test_gps_local_gcn_swaps_gins_neighbour_sum_for_a_size_free_update():
-    """`gps` with `local: gcn` (a size-generalisation what-if): every layer's local model is a GCN, whose update on a
-    complete graph with equal node states is the same at 5 and 20 nodes, where the default GIN's grows with the
-    degree; a misspelt local model, or edge features it cannot read, is refused when the model is built."""
+def test_gps_local_gcn_and_gin_mean_swap_gins_neighbour_sum_for_a_size_free_update():
+    """`gps` with `local: gcn` or `local: gin-mean` (size-generalisation what-ifs): every layer's local model is a GCN,
+    or a GIN with the same parameters that averages its neighbours; either's update on a complete graph with equal
+    node states is the same at 5 and 20 nodes, where the default GIN's grows with the degree; a misspelt local
+    model, or edge features it cannot read, is refused when the model is built."""
     from torch_geometric.nn import GCNConv, GINConv
 
     from gbench.models.graph import gps
@@ -208,8 +209,10 @@ def test_gps_local_gcn_swaps_gins_neighbour_sum_for_a_size_free_update():
     info = _info(edge_dim=None)
     torch.manual_seed(0)
     gin_model, gcn_model = gps(info, hidden=8, layers=2), gps(info, hidden=8, layers=2, local="gcn")
+    mean_model = gps(info, hidden=8, layers=2, local="gin-mean")
     assert all(isinstance(c.conv, GINConv) for c in gin_model.convs)
     assert all(isinstance(c.conv, GCNConv) for c in gcn_model.convs)
+    assert count_parameters(mean_model) == count_parameters(gin_model)
 
     def local_update(model, n):
         ei = torch.tensor([(i, j) for i in range(n) for j in range(n) if i != j]).t()
@@ -217,8 +220,9 @@ def test_gps_local_gcn_swaps_gins_neighbour_sum_for_a_size_free_update():
             return model.convs[0].conv(torch.ones(n, 8), ei)[0]
 
     assert torch.allclose(local_update(gcn_model, 5), local_update(gcn_model, 20), atol=1e-5)
+    assert torch.allclose(local_update(mean_model, 5), local_update(mean_model, 20), atol=1e-5)
     assert not torch.allclose(local_update(gin_model, 5), local_update(gin_model, 20), atol=1e-3)
-    with pytest.raises(ValueError, match="local 'gat' is not one of gin, gcn"):
+    with pytest.raises(ValueError, match="local 'gat' is not one of gin, gcn, gin-mean"):
         gps(info, local="gat")
     with pytest.raises(ValueError, match="reads no edge features"):
         gps(_info(), local="gcn", use_edge_attr=True)

@@ -238,17 +238,18 @@ def gat(info: TaskInfo, hidden: int = 64, heads: int = 4, layers: int = 4, dropo
 
 def gps(info: TaskInfo, hidden: int = 64, layers: int = 4, heads: int = 4, dropout: float = 0.1,
         attn_dropout: float = 0.5, readout: Readout = "mean", use_edge_attr: bool = False, pe: str | None = None,
-        pe_args: dict | None = None, local: Literal["gin", "gcn"] = "gin") -> nn.Module:
+        pe_args: dict | None = None, local: Literal["gin", "gcn", "gin-mean"] = "gin") -> nn.Module:
     """GraphGPS (Rampášek et al., NeurIPS 2022): each layer sums a local GIN(E) update and global multi-head
     attention, with batch norm and an MLP (PyG's GPSConv). Positional encodings come from the spec's transforms.
-    `local: gcn` swaps the GIN for a GCN layer (symmetric degree normalisation instead of GIN's neighbour sum):
-    a what-if for size generalisation, not a GraphGPS configuration; it reads no edge features."""
+    `local: gcn` swaps the GIN for a GCN layer (symmetric degree normalisation instead of GIN's neighbour sum) and
+    `local: gin-mean` keeps GIN's MLP and parameters but averages the neighbours: what-ifs for size generalisation,
+    not GraphGPS configurations; neither reads edge features."""
     from torch_geometric.nn import GCNConv, GINConv, GINEConv, GPSConv
 
-    if local not in ("gin", "gcn"):
-        raise ValueError(f"gps: local '{local}' is not one of gin, gcn; set it so in the model spec.")
-    if local == "gcn" and use_edge_attr:
-        raise ValueError("gps: local 'gcn' reads no edge features; drop use_edge_attr or use local 'gin'.")
+    if local not in ("gin", "gcn", "gin-mean"):
+        raise ValueError(f"gps: local '{local}' is not one of gin, gcn, gin-mean; set it so in the model spec.")
+    if local != "gin" and use_edge_attr:
+        raise ValueError(f"gps: local '{local}' reads no edge features; drop use_edge_attr or use local 'gin'.")
 
     def make(h: int) -> nn.Module:
         if local == "gcn":
@@ -256,7 +257,7 @@ def gps(info: TaskInfo, hidden: int = 64, layers: int = 4, heads: int = 4, dropo
         elif use_edge_attr and info.edge_dim:
             conv = GINEConv(_mlp(h, h, norm=False))
         else:
-            conv = GINConv(_mlp(h, h, False))
+            conv = GINConv(_mlp(h, h, False), aggr="mean" if local == "gin-mean" else "add")
         return GPSConv(h, conv, heads=heads, dropout=dropout, attn_kwargs={"dropout": attn_dropout})
 
     return GraphNet(info, make, hidden, layers, dropout, readout, residual=False, use_edge_attr=use_edge_attr,
