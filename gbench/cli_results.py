@@ -17,6 +17,11 @@ from gbench.errors import GbenchError
 console = Console()
 err_console = Console(stderr=True)
 
+# How a record's peak memory was measured (gbench.jobs.PeakMemory), as `results seeds --memory` labels it where the
+# records of one directory were measured in different ways.
+MEMORY_LABELS = {"cuda_max_allocated": "gpu", "rss_hwm_job": "rss", "rss_sampled": "smp",
+                 "process_lifetime_peak_rss": "prc"}
+
 results_app = typer.Typer(no_args_is_help=True, help="Inspect a results directory.")
 
 
@@ -49,26 +54,35 @@ def results_verify(results: Annotated[Path, typer.Argument(help="A results direc
 
 
 @results_app.command("seeds")
-def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")]
-                  ) -> None:
+def results_seeds(results: Annotated[Path, typer.Argument(help="A results directory written by `gbench run`.")],
+                  memory: Annotated[bool, typer.Option(
+                      "--memory", help="Add each seed's peak memory in MB (the record's cost.peak_memory_mb) and "
+                      "how it was measured: rss_hwm_job is the job's resident-set high-water mark on CPU, "
+                      "cuda_max_allocated torch's peak allocation on the GPU.")] = False) -> None:
     """One line per record: each seed's test value (one column per test split where a task has several, such as
     near- and far-OOD), validation value, the epoch kept, s/epoch and gbench commit (and the data split, where a
-    task's seeds ran on different ones). One table per task; a status or commit that every record shares is
-    printed once above them instead of in a column, so that a sweep's seeds fit an 80-column terminal."""
+    task's seeds ran on different ones); with --memory, its peak memory too. One table per task; a status, commit
+    or way of measuring memory that every record shares is printed once above them instead of in a column, so that
+    a sweep's seeds fit an 80-column terminal (with --memory, unless a model is shown with its hash: then its name
+    folds onto a second line)."""
     from gbench.results.reader import read_results, seed_rows
 
     _need_records(results)
     rows = seed_rows(read_results(results, csv=False))
-    shared = {key: rows[0][key] for key in ("status", "commit") if len({r[key] for r in rows}) == 1}
+    keys = ("status", "commit", "memory") if memory else ("status", "commit")
+    shared = {key: rows[0][key] for key in keys if len({r[key] for r in rows}) == 1}
     if shared:
         console.print(", ".join(f"{key} {value or '-'}" for key, value in shared.items()) + " (every record)",
                       highlight=False)
+    if memory and "memory" not in shared:  # the short labels that keep the mixed table within 80 columns
+        kinds = sorted({r["memory"] for r in rows if r["memory"] in MEMORY_LABELS})
+        console.print("mem: " + ", ".join(f"{MEMORY_LABELS[k]} {k}" for k in kinds), highlight=False)
     for task in dict.fromkeys(r["task"] for r in rows):
         console.print(f"task {task}", highlight=False)
-        console.print(_seed_table([r for r in rows if r["task"] == task], shared))
+        console.print(_seed_table([r for r in rows if r["task"] == task], shared, memory))
 
 
-def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
+def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any], memory: bool = False) -> Any:
     """`gbench results seeds`' table for one task's rows, without the columns in `shared`."""
     from rich import box
     from rich.table import Table
@@ -82,12 +96,15 @@ def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
     # hash (`gcn-spe@3532b4e0`: one model run with two configurations) fit 80 columns; where they do not, the model
     # name folds onto a second line and the numbers are never cut.
     table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False, show_edge=False)
-    table.add_column("model", overflow="fold", min_width=min(12, max(len(r["model"]) for r in rows)))
+    table.add_column("model", overflow="fold", min_width=min(10, max(len(r["model"]) for r in rows)))
     for name, shown in (("seed", True), ("split", splits), ("fold", folds), ("status", "status" not in shared)):
         if shown:
             table.add_column(name, no_wrap=True)
-    for name in ("test", *(n.removeprefix("test_") for n in others), "val", "kept/run", "s/epoch"):
+    for name in ("test", *(n.removeprefix("test_") for n in others), "val", "kept/run", "s/epoch",
+                 *(["peak_MB"] if memory else [])):
         table.add_column(name, no_wrap=True, min_width=len(name))
+    if memory and "memory" not in shared:
+        table.add_column("mem", no_wrap=True)
     if "commit" not in shared:
         table.add_column("commit", no_wrap=True, min_width=7)
     for r in rows:
@@ -97,6 +114,8 @@ def _seed_table(rows: list[dict[str, Any]], shared: dict[str, Any]) -> Any:
                       *(f"{v:.4f}" if v is not None else "-" for v in values),
                       f"{r['selected_epoch']}/{r['epochs_run']}",
                       f"{r['s_per_epoch']:.2f}" if r["s_per_epoch"] is not None else "-",
+                      *([f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] is not None else "-"] if memory else []),
+                      *([MEMORY_LABELS.get(r["memory"], "-")] if memory and "memory" not in shared else []),
                       *([] if "commit" in shared else [r["commit"]]))
     return table
 

@@ -389,6 +389,41 @@ def test_results_seeds_lists_each_test_split_of_a_task_with_several(cli, monkeyp
     assert {r["model"] for r in rows} >= {"gcn-spe"}
 
 
+def test_results_seeds_memory_lists_each_records_peak_and_says_how_it_was_measured(cli, monkeypatch, tmp_path):
+    # --memory adds each seed's cost.peak_memory_mb (the figure a page's cost notes quote per seed). A committed
+    # page's records (several commits, one way of measuring): the kind is said once above the tables, every cell
+    # whole in 80 columns.
+    from gbench.results import ResultStore, read_record
+
+    page = Path(__file__).resolve().parents[1] / "leaderboards" / "runs" / "structure-paper-regression-spe"
+    monkeypatch.setattr(cli_results, "console", Console(width=80, force_terminal=False))
+    listed = cli("results", "seeds", page, "--memory")
+    assert listed.code == 0 and max(map(len, listed.out.splitlines())) <= 80, listed.out
+    assert "memory rss_hwm_job (every record)" in listed.out.splitlines()[0]
+    records = [read_record(p) for p in ResultStore(page).record_paths()]
+    shown = {(task, r["model"], int(r["seed"])): r["peak_MB"] for task, rows in seed_tables(listed.out).items()
+             for r in rows}
+    assert len(shown) == len(records) > 10
+    assert all(shown[(r.task, r.model, r.seed)] == f"{r.cost.peak_memory_mb:.0f}" for r in records)
+    assert "peak_MB" not in cli("results", "seeds", page).out  # without the flag, the table is as it was
+    # Records measured two ways (a GPU record beside CPU ones) keep a column saying how each was measured.
+    shutil.copytree(page / "records", tmp_path / "records")
+    store = ResultStore(tmp_path)
+    first = store.record_paths()[0]
+    gpu = read_record(first)
+    gpu = gpu.model_copy(update={"cost": gpu.cost.model_copy(update={"peak_memory_mb": 407.4,
+                                                                      "peak_memory_kind": "cuda_max_allocated"})})
+    first.unlink()
+    store.write(gpu)
+    out = cli("results", "seeds", tmp_path, "--memory").out
+    assert max(map(len, out.splitlines())) <= 80, out
+    assert out.splitlines()[1] == "mem: gpu cuda_max_allocated, rss rss_hwm_job"  # the labels, explained
+    mixed = seed_tables(out)[gpu.task]
+    row = next(r for r in mixed if r["model"] == gpu.model and int(r["seed"]) == gpu.seed)
+    assert (row["peak_MB"], row["mem"]) == ("407", "gpu")
+    assert [r["mem"] for r in mixed].count("rss") == len(mixed) - 1
+
+
 def test_results_seeds_keeps_a_model_shown_with_its_hash_whole_at_80_columns(cli, monkeypatch, tmp_path):
     # One model run with two configurations is shown as gcn-spe@<hash> (16 characters); beside three test splits
     # and a commit column it fits 80 columns, with neither the name nor the commit cut (the commit was cut to 6
@@ -408,3 +443,10 @@ def test_results_seeds_keeps_a_model_shown_with_its_hash_whole_at_80_columns(cli
     assert [r["model"] for r in rows].count("gcn-spe@01234567") == 1
     assert sum(re.fullmatch(r"gcn-spe@[0-9a-f]{8}", r["model"]) is not None for r in rows) == 6
     assert {len(r["commit"]) for r in rows} == {7}
+    # With --memory the line is 5 characters longer: the hashed name folds onto a second line, no number is cut.
+    wide = cli("results", "seeds", tmp_path, "--memory").out
+    assert max(map(len, wide.splitlines())) <= 80, wide
+    lines = [line.split() for line in wide.splitlines()
+             if re.match(r"[a-z]", line) and len(line.split()) > 8 and not line.startswith("model ")]
+    assert len(lines) == len(rows) and {len(cells[-1]) for cells in lines} == {7}  # every commit whole
+    assert all(re.fullmatch(r"\d+", cells[-2]) for cells in lines)  # and every peak_MB

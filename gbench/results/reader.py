@@ -91,7 +91,8 @@ def seed_rows(results: Results) -> list[dict[str, Any]]:
             rows.append({"task": task, "model": model, "seed": r.seed, "fold": r.fold, "status": r.status,
                          "test": r.metrics.get(head, {}).get(r.metric), "val": r.metrics.get("val", {}).get(r.metric),
                          "selected_epoch": r.selected_epoch, "epochs_run": r.epochs_run,
-                         "s_per_epoch": r.cost.s_per_epoch, "commit": str(r.environment.get("git_commit") or "")[:7],
+                         "s_per_epoch": r.cost.s_per_epoch, "peak_memory_mb": r.cost.peak_memory_mb,
+                         "memory": r.cost.peak_memory_kind, "commit": str(r.environment.get("git_commit") or "")[:7],
                          "split": r.split_index if r.split_index is not None else r.extra.get("split_seed"),
                          "other_tests": {s: r.metrics.get(s, {}).get(r.metric) for s in r.test_splits[1:]}})
     return rows
