@@ -443,7 +443,7 @@ def test_results_seeds_keeps_a_model_shown_with_its_hash_whole_at_80_columns(cli
     assert [r["model"] for r in rows].count("gcn-spe@01234567") == 1
     assert sum(re.fullmatch(r"gcn-spe@[0-9a-f]{8}", r["model"]) is not None for r in rows) == 6
     assert {len(r["commit"]) for r in rows} == {7}
-    # With --memory the line is 5 characters longer: the hashed name folds onto a second line, no number is cut.
+    # With --memory the line is 8 characters longer: the hashed name folds onto a second line, no number is cut.
     wide = cli("results", "seeds", tmp_path, "--memory").out
     assert max(map(len, wide.splitlines())) <= 80, wide
     lines = [line.split() for line in wide.splitlines()
