@@ -24,7 +24,8 @@ from typing import Any
 
 from gbench.errors import GbenchError
 from gbench.atomic import write_text
-from gbench.report import _extra_splits, _num, fmt, metric_label, task_deviation_items, write_leaderboard
+from gbench.report import (_extra_splits, _num, _peak_cell, fmt, memory_note, metric_label, task_deviation_items,
+                           write_leaderboard)
 
 ENV_KEYS = ["python", "torch", "torch_geometric", "ogb", "gbench", "git_commit", "numpy", "platform", "cpu",
             "cpu_capability", "blas"]
@@ -145,7 +146,7 @@ def _cell(row: dict, key: str, text: bool) -> str:
     elif key in ("n_seeds", "num_params"):
         shown = "–" if value is None else f"{int(value):,}"
     elif key == "peak_memory_mb":
-        shown = "–" if value is None else f"{value:,.0f}"
+        shown = _peak_cell(row)
     else:
         shown = "–" if value is None else f"{value:.4f}"
     return f'<td data-value="{data}">{html.escape(shown)}</td>'
@@ -175,6 +176,7 @@ def to_html(frame, info: dict[str, Any], name: str) -> str:
     protocol_items = "".join(f"<li>{html.escape(str(t))} / {html.escape(str(m))}: {html.escape(str(d))}</li>"
                              for t, m, d in zip(differs["task"], differs["model"],
                                                 differs.get("protocol_deviation", [])))
+    memory = memory_note(frame)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>gbench leaderboard: {html.escape(name)}</title><style>{_CSS}</style></head>
@@ -194,6 +196,7 @@ Click a column header to sort.</p>
 <h2>Environment</h2><dl>{env_rows}</dl>
 <h2>Produced by</h2><ul>{commands}</ul>
 {f'<p class="note">{html.escape(RELATIVE_OUT_NOTE)}</p>' if info.get("out_made_relative") else ""}
+{f'<p class="note">{html.escape(memory)}</p>' if memory else ""}
 <p class="note">{html.escape(records_note(name))}</p>
 {f'<p class="note">Runs finished {when}.</p>' if when else ""}
 <script type="application/json" id="leaderboard-data">{html.escape(json.dumps(info), quote=False)}</script>

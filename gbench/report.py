@@ -42,10 +42,46 @@ def metric_label(name: str) -> str:
     return METRIC_LABELS.get(str(name), str(name))
 
 
+# How a record's peak memory was measured (gbench.jobs.PeakMemory; RecordCost.peak_memory_kind), as a page says it.
+MEMORY_KINDS: dict[str, str] = {
+    "rss_hwm_job": "the process's resident memory at its highest over the job (the mark reset at the job's start)",
+    "rss_sampled": "the process's resident memory at its highest of samples every 20 ms during the job",
+    "process_lifetime_peak_rss": "the whole process's highest resident memory (ru_maxrss; per job only in a fresh "
+                                 "process)",
+    "cuda_max_allocated": "torch's peak GPU allocation over the job (torch.cuda.max_memory_allocated)",
+}
+
+
+def _peak_cell(row: dict) -> str:
+    """A row's mean peak memory in MB; `mixed` where its records measured it in different ways (a GPU allocation
+    and a process's RSS have no meaningful mean)."""
+    peak = _num(row.get("peak_memory_mb"))
+    if peak is None:
+        return "–"
+    return "mixed" if "," in str(row.get("peak_memory_kind") or "") else f"{peak:,.0f}"
+
+
+def memory_note(frame) -> str | None:
+    """What a page's `peak MB` column measured: one clause per measurement its rows used; None without the column."""
+    if "peak_memory_mb" not in frame.columns or frame["peak_memory_mb"].isna().all():
+        return None
+    named = [v for v in frame.get("peak_memory_kind", []) if isinstance(v, str)]
+    kinds = sorted({k for v in named for k in v.split(",") if k})
+    said = "; ".join(f"`{k}`, {MEMORY_KINDS.get(k, 'a measurement gbench does not know')}" for k in kinds)
+    said = said or "the records do not say how"
+    note = f"Peak MB is the mean over a row's records of each job's peak memory: {said}."
+    if any(k != "cuda_max_allocated" for k in kinds):
+        note += " Resident memory counts the whole process, torch and the loaded data included."
+    if any("," in v for v in named):
+        note += " `mixed` marks a row whose records measured it in different ways (`peak_memory_kind` in the .csv)."
+    return note
+
+
 def _rows(frame) -> tuple[list[str], list[list[str]]]:
     splits = _extra_splits(frame)
     tuned = "tuned" in frame.columns
-    header = ["task", "model", "metric", "test", *splits, "val", "seeds", "reference", "s/epoch", "params"]
+    header = ["task", "model", "metric", "test", *splits, "val", "seeds", "reference", "s/epoch", "peak MB",
+              "params"]
     header += ["tuned", "search size", "selected"] if tuned else []
     rows = []
     for r in frame.to_dict("records"):
@@ -56,7 +92,8 @@ def _rows(frame) -> tuple[list[str], list[list[str]]]:
         params = _num(r.get("num_params"))
         rows.append([str(r["task"]), str(r["model"]), metric_label(r["metric"]), fmt(r["mean"], r["std"]),
                      *[fmt(r.get(f"{s}_mean"), r.get(f"{s}_std")) for s in splits], fmt(r.get("val_mean")), seeds,
-                     ref, f"{spe:.4f}" if spe is not None else "–", f"{int(params):,}" if params is not None else "–"])
+                     ref, f"{spe:.4f}" if spe is not None else "–", _peak_cell(r),
+                     f"{int(params):,}" if params is not None else "–"])
         if tuned:
             size = r.get("search_size")
             size = f"{int(float(size)):,}" if _num(size) is not None else ("" if size is None else str(size))
@@ -81,7 +118,8 @@ def _terminal_columns(header: list[str], rows: list[list[str]], width: int
     extra = [i for i, h in enumerate(header) if h.startswith("test_")]
     tuning = [[header.index(h)] for h in ("tuned", "search size", "selected") if h in header]
     optional: list[list[int]] = [extra, *tuning[:1], [header.index("reference")], [header.index("val")],
-                                 [header.index("s/epoch")], [header.index("params")], *tuning[1:]]
+                                 [header.index("s/epoch")], [header.index("params")], [header.index("peak MB")],
+                                 *tuning[1:]]
     optional = [[i for i in group if i not in empty] for group in optional]
     chosen = {header.index(h) for h in _ALWAYS}
     names = {h: min(natural[header.index(h)], 12) for h in _NAME_SHARE}
@@ -171,6 +209,9 @@ def to_markdown(frame, command: str | list[str] | None = None, command_note: str
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     lines += ["", f"Values are as the evaluator returns them ({units_note(frame)}); ± is the std over "
               "`std_over` (seeds unless the task says folds) with `std_ddof` as in leaderboard.csv."]
+    memory = memory_note(frame)
+    if memory:
+        lines += ["", memory]
     written = task_deviation_items(frame)
     if written:  # what the task spec itself says it changes from its source
         lines += ["", "Task deviations (from the task specs: where a task differs from its source):", ""]

@@ -65,7 +65,8 @@ def test_gbench_run_at_80_columns_prints_every_value_whole_with_its_seeds(tmp_pa
 def _frame(rows: list[dict]) -> pd.DataFrame:
     base = {"task": "t", "model": "m", "metric": "acc", "mean": 0.5, "std": 0.01, "n_seeds": 3, "n_failed": 0,
             "n_diverged": 0, "val_mean": 0.6, "reference": float("nan"), "reference_std": float("nan"),
-            "s_per_epoch": 0.0123, "num_params": 123456, "test_near_ood_mean": 1.0, "test_near_ood_std": 0.5,
+            "s_per_epoch": 0.0123, "peak_memory_mb": 1805.7, "peak_memory_kind": "rss_hwm_job",
+            "num_params": 123456, "test_near_ood_mean": 1.0, "test_near_ood_std": 0.5,
             "test_far_ood_mean": 2.0, "test_far_ood_std": 0.7}
     return pd.DataFrame([{**base, **r} for r in rows])
 
@@ -88,9 +89,31 @@ def test_the_table_fits_any_width_without_cutting_a_value():
         if width >= 80:  # the metric column fits from 80 columns on
             assert "roc_auc" in text and "hits@20" in text
         if width >= 220:  # wide enough for every column: none is announced as left out
-            assert "not shown" not in text and "123,456" in text and "0.8150 ± 0.0050" in text
+            assert "not shown" not in text and "123,456" in text and "0.8150 ± 0.0050" in text and "1,806" in text
         if width == 80:
-            assert "not shown:" in text and "params" in text.split("not shown:")[1]
+            dropped = " ".join(text.split("not shown:")[1].split(";")[0].split())  # the title wraps at 80
+            assert {"params", "peak MB"} <= set(dropped.split(", ")), dropped
+
+
+def test_pages_give_each_rows_peak_memory_and_say_how_it_was_measured(tmp_path):
+    from gbench.publish import to_html
+
+    frame = _frame([{}, {"task": "u", "peak_memory_mb": 512.4, "peak_memory_kind": "cuda_max_allocated"},
+                    {"task": "v", "peak_memory_kind": "cuda_max_allocated,rss_hwm_job"}])
+    md = to_markdown(frame)
+    header = next(line for line in md.splitlines() if line.startswith("| task"))
+    assert "| s/epoch | peak MB | params |" in header
+    assert "| 0.0123 | 1,806 | 123,456 |" in md and "| 0.0123 | 512 | 123,456 |" in md
+    assert "| 0.0123 | mixed | 123,456 |" in md  # a GPU allocation and an RSS have no meaningful mean
+    note = next(line for line in md.splitlines() if line.startswith("Peak MB is"))
+    assert "`cuda_max_allocated`, torch's peak GPU allocation" in note and "`rss_hwm_job`, the process's" in note
+    assert "Resident memory counts the whole process" in note and "`mixed` marks a row" in note
+    gpu = to_markdown(frame.iloc[1:2])  # a GPU page: no word on resident memory, no row to mark mixed
+    assert "Resident memory" not in gpu and "`mixed`" not in gpu and "`cuda_max_allocated`" in gpu
+    page = to_html(frame, {}, "x")
+    assert ">1,806</td>" in page and ">mixed</td>" in page and "Peak MB is the mean" in page
+    no_memory = frame.drop(columns=["peak_memory_mb", "peak_memory_kind"])
+    assert "Peak MB is" not in to_markdown(no_memory) and "| 0.0123 | – | 123,456 |" in to_markdown(no_memory)
 
 
 def test_markdown_and_comparison_tables_use_one_name_per_metric():
