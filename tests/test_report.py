@@ -95,7 +95,7 @@ def test_the_table_fits_any_width_without_cutting_a_value():
             assert {"params", "peak MB"} <= set(dropped.split(", ")), dropped
 
 
-def test_pages_give_each_rows_peak_memory_and_say_how_it_was_measured(tmp_path):
+def test_pages_give_each_rows_peak_memory_and_say_how_it_was_measured():
     from gbench.publish import to_html
 
     frame = _frame([{}, {"task": "u", "peak_memory_mb": 512.4, "peak_memory_kind": "cuda_max_allocated"},
