@@ -273,7 +273,7 @@ def compare(
 
     from gbench.comparison import Settings, compare as run_compare
     from gbench.gate import decide
-    from gbench.report import comparison_findings, comparison_markdown, print_comparison
+    from gbench.comparison.render import comparison_findings, comparison_markdown, print_comparison
 
     if format_ not in ("table", "markdown", "json"):
         raise GbenchError(f"--format '{format_}': choose table, markdown or json.")

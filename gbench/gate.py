@@ -20,7 +20,7 @@ def decide(result, fail_on_regression: bool = True, fail_on_cost: bool = False) 
     `fail_on_regression`, also fail when the comparison cannot vouch for the candidate: damaged records were left
     out (one could hide a regression), no (task, model) pair was compared, candidate jobs failed or diverged
     where the base's did not, or the two sides were tuned unequally (unless the settings allow it)."""
-    from gbench.report import comparison_findings
+    from gbench.comparison.render import comparison_findings
 
     failed = bool((fail_on_regression and result.regressions) or (fail_on_cost and result.cost_regressions))
     why = None

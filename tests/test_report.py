@@ -161,7 +161,7 @@ def test_the_comparison_fits_80_columns_with_every_number_and_verdict_whole():
     from rich.console import Console
 
     from gbench.comparison.verdicts import compare
-    from gbench.report import comparison_rows, print_comparison
+    from gbench.comparison.render import comparison_rows, print_comparison
 
     runs = REPO / "leaderboards" / "runs"
     for base, cand in ((REPO / "leaderboards" / "ci-reference",) * 2,
