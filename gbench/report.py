@@ -43,16 +43,6 @@ def metric_label(name: str) -> str:
     return METRIC_LABELS.get(str(name), str(name))
 
 
-# How a record's peak memory was measured (gbench.jobs.PeakMemory; RecordCost.peak_memory_kind), as a page says it.
-MEMORY_KINDS: dict[str, str] = {
-    "rss_hwm_job": "the process's resident memory at its highest over the job (the mark reset at the job's start)",
-    "rss_sampled": "the process's resident memory at its highest of samples every 20 ms during the job",
-    "process_lifetime_peak_rss": "the whole process's highest resident memory (ru_maxrss; per job only in a fresh "
-                                 "process)",
-    "cuda_max_allocated": "torch's peak GPU allocation over the job (torch.cuda.max_memory_allocated)",
-}
-
-
 def _peak_cell(row: dict) -> str:
     """A row's mean peak memory in MB; `mixed` where its records measured it in different ways (a GPU allocation
     and a process's RSS have no meaningful mean)."""
@@ -66,9 +56,11 @@ def memory_note(frame) -> str | None:
     """What a page's `peak MB` column measured: one clause per measurement its rows used; None without the column."""
     if "peak_memory_mb" not in frame.columns or frame["peak_memory_mb"].isna().all():
         return None
+    from gbench.results.records import PEAK_MEMORY_KINDS
+
     named = [v for v in frame.get("peak_memory_kind", []) if isinstance(v, str)]
     kinds = sorted({k for v in named for k in v.split(",") if k})
-    said = "; ".join(f"`{k}`, {MEMORY_KINDS.get(k, 'a measurement gbench does not know')}" for k in kinds)
+    said = "; ".join(f"`{k}`, {PEAK_MEMORY_KINDS.get(k, 'a measurement gbench does not know')}" for k in kinds)
     said = said or "the records do not say how"
     note = f"Peak MB is the mean over a row's records of each job's peak memory: {said}."
     if any(k != "cuda_max_allocated" for k in kinds):

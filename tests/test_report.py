@@ -112,6 +112,10 @@ def test_pages_give_each_rows_peak_memory_and_say_how_it_was_measured():
     assert "Resident memory" not in gpu and "`mixed`" not in gpu and "`cuda_max_allocated`" in gpu
     page = to_html(frame, {}, "x")
     assert ">1,806</td>" in page and ">mixed</td>" in page and "Peak MB is the mean" in page
+    from gbench.cli_results import MEMORY_LABELS
+    from gbench.results.records import PEAK_MEMORY_KINDS
+
+    assert set(MEMORY_LABELS) == set(PEAK_MEMORY_KINDS)  # every kind gbench.jobs.PeakMemory records, named both ways
     no_memory = frame.drop(columns=["peak_memory_mb", "peak_memory_kind"])
     assert "Peak MB is" not in to_markdown(no_memory) and "| 0.0123 | – | 123,456 |" in to_markdown(no_memory)
 

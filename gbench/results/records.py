@@ -22,6 +22,19 @@ Status = Literal["ok", "failed", "diverged", "oom"]
 FINAL_STATUSES = ("ok", "diverged")
 
 
+# How a job's peak memory was measured (gbench.jobs.PeakMemory): Cost.peak_memory_kind -> what it is. Pages say it
+# under their peak-MB column (gbench.report.memory_note).
+PEAK_MEMORY_KINDS: dict[str, str] = {
+    "cuda_max_allocated": "torch's peak GPU allocation over the job (torch.cuda.max_memory_allocated, reset at the "
+                          "job's start)",
+    "rss_hwm_job": "the process's resident-set high-water mark over the job (reset at the job's start through "
+                   "/proc/self/clear_refs)",
+    "rss_sampled": "the process's highest resident set of psutil samples taken every 20 ms during the job",
+    "process_lifetime_peak_rss": "the whole process's peak resident set (ru_maxrss; per job only in a fresh "
+                                 "process)",
+}
+
+
 class Cost(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,11 +43,8 @@ class Cost(BaseModel):
     eval_s: float | None = None
     s_per_epoch: float | None = None
     peak_memory_mb: float | None = None
-    peak_memory_kind: str | None = Field(default=None, description=(
-        "cuda_max_allocated (torch.cuda.max_memory_allocated, reset at the job's start), rss_hwm_job (the "
-        "process's resident-set high-water mark, reset at the job's start through /proc/self/clear_refs), "
-        "rss_sampled (psutil RSS sampled every 20 ms during the job) or process_lifetime_peak_rss (ru_maxrss: "
-        "the whole process's peak, only per job in a fresh process)"))
+    peak_memory_kind: str | None = Field(default=None, description="; ".join(
+        f"{kind}: {what}" for kind, what in PEAK_MEMORY_KINDS.items()))
     baseline_memory_mb: float | None = Field(default=None, description=(
         "the same measure at the job's start (the process with torch and cached data loaded); peak minus "
         "baseline is what the job itself added"))
