@@ -600,3 +600,40 @@ def test_vision_model_starts_from_a_user_weights_file(tmp_path):
     assert torch.equal(model.net.conv1.weight, donor.net.conv1.weight) and model.net.fc.out_features == 6
     with pytest.raises(Exception, match="render"):
         resnet(TaskInfo(level="graph", target="multiclass", num_features=0, out_dim=6), depth=10)
+
+
+def test_gps_local_growth_reads_gins_mlp_input_which_grows_with_the_degree_only_for_the_sum():
+    """benchmarks/gps_local_growth.py (benchmarks/README.md section 24) reads, per GPS layer and graph, the norm of
+    what GIN's MLP receives, of the local output and of the attention's output on the graph's own nodes. With equal
+    node states on complete graphs of 5 and 20 nodes, GIN's input is n times the state with the sum (eps = 0) and
+    twice it with the mean; attention over equal tokens gives the same output at either size. The hooks come off."""
+    from torch_geometric.data import Batch, Data
+
+    from gbench.models.contract import TaskInfo
+    from gbench.models.graph import gps
+
+    layer_norms = _benchmark("gps_local_growth").layer_norms
+    info = TaskInfo(level="graph", target="regression", num_features=3, out_dim=1)
+
+    def complete(n: int) -> Data:
+        return Data(x=torch.ones(n, 3), edge_index=torch.tensor([(i, j) for i in range(n) for j in range(n)
+                                                                 if i != j]).t(), num_nodes=n)
+    batch = Batch.from_data_list([complete(5), complete(20), complete(5)])
+    for local, grows in (("gin", 4.0), ("gin-mean", 1.0)):
+        torch.manual_seed(0)
+        model = gps(info, hidden=8, layers=2, local=local)
+        norms, out = layer_norms(model, [batch])
+        assert set(norms) == {(i, p) for i in range(2) for p in ("gin_in", "local", "attn")}
+        assert out.shape == (3, 1) and all(v.shape == (3,) for v in norms.values())
+        gin_in, attn = norms[(0, "gin_in")], norms[(0, "attn")]
+        assert (gin_in[1] / gin_in[0]).item() == pytest.approx(grows, rel=1e-5)
+        assert gin_in[2].item() == pytest.approx(gin_in[0].item(), rel=1e-6)
+        assert attn[1].item() == pytest.approx(attn[0].item(), rel=1e-5)
+        with torch.no_grad():
+            assert torch.equal(model(batch), out)  # the hooks were removed and changed nothing
+        assert not any(c.conv.nn._forward_pre_hooks or c.attn._forward_hooks for c in model.convs)
+        # A graph's values do not depend on the graphs batched with it (the attention's padding is left out).
+        g = Data(x=torch.randn(6, 3), edge_index=torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]]), num_nodes=6)
+        alone, _ = layer_norms(model, [Batch.from_data_list([g])])
+        beside, _ = layer_norms(model, [Batch.from_data_list([g, complete(20), g])])
+        assert all(torch.allclose(alone[k][0], beside[k][2], rtol=1e-5) for k in alone)
