@@ -1,7 +1,7 @@
 """Inside a trained GPS regressor: how its local update and its attention grow from the training graphs to the larger
 test graphs, split by split, with GIN's neighbour sum (`local: gin`, the shipped GPS) or its mean (`local: gin-mean`).
 
-Section 23 of benchmarks/README.md found that GPS's far-OOD excess on spectral gap goes away when the GIN local layer
+Section 23 of benchmarks/README.md found that GPS's far-OOD excess on spectral gap falls away when the GIN local layer
 averages its neighbours instead of summing them, and named the sum's growth with the degree as the mechanism the swap
 points to without measuring it. This measures it. It trains one job exactly as `gbench run` does (through
 `structure_errors.train_once`: same seed, determinism, loop, one torch thread), keeps the model at the epoch
@@ -13,11 +13,12 @@ mode, reads for every split and GPS layer the mean over graphs of each graph's m
 - `attn`: the attention's output on the graph's own nodes;
 
 each also as a ratio to its value on the training split, beside the split's mean degree, MAE (the record's metric)
-and mean signed error (prediction minus target: which way the far-OOD error goes).
+and mean signed error (prediction minus target: which way the far-OOD error goes). A regression task (one output per
+graph) and a GPS model (gbench's `gps`) are needed; others are refused before training.
 
-    python benchmarks/gps_local_growth.py --model gps-lappe --seed 2 \
+    OPENBLAS_CORETYPE=Haswell python benchmarks/gps_local_growth.py --model gps-lappe --seed 0 \
         --record leaderboards/runs/structure-paper-regression-gps-lappe --data-root ../shared/data
-    python benchmarks/gps_local_growth.py --model gps-lappe --seed 2 --set local=gin-mean \
+    python benchmarks/gps_local_growth.py --model gps-lappe --seed 0 --set local=gin-mean \
         --record leaderboards/runs/structure-paper-regression-gps-gin-mean-local --data-root ../shared/data
 
 Not in CI: each trains a paper-sized model (20 to 45 minutes on one CPU thread). A record made on another BLAS kernel
@@ -124,9 +125,17 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    from gbench.errors import GbenchError
+    from gbench.sweep import single_job
+
+    try:
+        planned = single_job(args.task, args.model, args.seed, args.sets)
+    except GbenchError as e:  # a misspelt task, model or --set: its one sentence, not a traceback
+        raise SystemExit(str(e)) from None
+    if planned.task.metric.name not in ("mae", "mse") or planned.model.implementation != "gbench.models.graph:gps":
+        raise SystemExit(f"--task {args.task} / --model {args.model}: this reads a GPS model (gbench.models.graph:gps) "
+                         "on a task scored by mae or mse, such as --task structure-spectral-gap --model gps-lappe.")
     job, record, model, opts = train_once(args.task, args.model, args.seed, args.sets, args.data_root)
-    if not hasattr(model, "convs") or not all(hasattr(c, "attn") for c in model.convs):
-        raise SystemExit(f"--model {args.model}: not a GPS model (gbench's `gps`, PyG's GPSConv layers).")
     print(f"{job.task.id} / {job.model.name} / seed {job.seed} (job {job.job_id}): selected epoch "
           f"{record.selected_epoch} of {record.epochs_run}; {record.metrics}", file=sys.stderr)
     if args.record:
