@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, write_json  # noqa: E402
-from structure_errors import committed_record, train_once  # noqa: E402
+from structure_errors import say_whether_it_equals_the_record, train_once  # noqa: E402
 
 SPLITS = ("train", "val", "test_id", "test_near_ood", "test_far_ood")
 PARTS = ("gin_in", "local", "attn")
@@ -139,13 +139,7 @@ def main() -> None:
     print(f"{job.task.id} / {job.model.name} / seed {job.seed} (job {job.job_id}): selected epoch "
           f"{record.selected_epoch} of {record.epochs_run}; {record.metrics}", file=sys.stderr)
     if args.record:
-        theirs = committed_record(Path(args.record), job)
-        if theirs is None:
-            print(f"no record of job {job.job_id} in {args.record}", file=sys.stderr)
-        else:
-            same = theirs["metrics"] == record.metrics and theirs["selected_epoch"] == record.selected_epoch
-            print(f"{'equals' if same else 'DIFFERS FROM'} the committed record in {args.record}"
-                  + ("" if same else f": {theirs['metrics']} at epoch {theirs['selected_epoch']}"), file=sys.stderr)
+        say_whether_it_equals_the_record(args.record, job, record)
     rows = measure(job, model, opts)
     layers = sorted({int(k[1:].split("_")[0]) for k in rows[0] if k.startswith("L") and not k.endswith("_ratio")})
     parts = [p for p in PARTS if f"L0_{p}" in rows[0]]

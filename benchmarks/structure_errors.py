@@ -71,6 +71,17 @@ def committed_record(results: Path, job) -> dict | None:
     return None
 
 
+def say_whether_it_equals_the_record(results: str, job, record) -> None:
+    """Print (stderr) whether a retrained job's metrics and selected epoch equal its committed record's in `results`."""
+    theirs = committed_record(Path(results), job)
+    if theirs is None:
+        print(f"no record of job {job.job_id} in {results}", file=sys.stderr)
+        return
+    same = theirs["metrics"] == record.metrics and theirs["selected_epoch"] == record.selected_epoch
+    print(f"{'equals' if same else 'DIFFERS FROM'} the committed record in {results}"
+          + ("" if same else f": {theirs['metrics']} at epoch {theirs['selected_epoch']}"), file=sys.stderr)
+
+
 def analyse(job, model, opts, k: int) -> list[dict]:
     from gbench.train.base import train_settings
     from gbench.train.graph import GraphBatcher, graph_inputs
@@ -135,13 +146,7 @@ def main() -> None:
     print(f"{job.task.id} / {job.model.name} / seed {job.seed} (job {job.job_id}): selected epoch "
           f"{record.selected_epoch} of {record.epochs_run}", file=sys.stderr)
     if args.record:
-        theirs = committed_record(Path(args.record), job)
-        if theirs is None:
-            print(f"no record of job {job.job_id} in {args.record}", file=sys.stderr)
-        else:
-            same = theirs["metrics"] == ours and theirs["selected_epoch"] == record.selected_epoch
-            print(f"{'equals' if same else 'DIFFERS FROM'} the committed record in {args.record}"
-                  + ("" if same else f": {theirs['metrics']} at epoch {theirs['selected_epoch']}"), file=sys.stderr)
+        say_whether_it_equals_the_record(args.record, job, record)
     rows = analyse(job, model, opts, args.k)
     classes = sorted(int(c[len("recall_class_"):]) for c in rows[0] if c.startswith("recall_class_")
                      and c[len("recall_class_"):].isdigit())
