@@ -77,9 +77,15 @@ def say_whether_it_equals_the_record(results: str, job, record) -> None:
     if theirs is None:
         print(f"no record of job {job.job_id} in {results}", file=sys.stderr)
         return
+    from gbench.repro import environment_differences
+
     same = theirs["metrics"] == record.metrics and theirs["selected_epoch"] == record.selected_epoch
     print(f"{'equals' if same else 'DIFFERS FROM'} the committed record in {results}"
           + ("" if same else f": {theirs['metrics']} at epoch {theirs['selected_epoch']}"), file=sys.stderr)
+    apart = environment_differences(theirs.get("environment") or {}, record.environment or {})
+    if not same and apart:
+        print("the two ran in different environments (" + "; ".join(apart) + "): a CPU record need not be "
+              "bitwise equal on another CPU type or kernel (README, 'Across machines')", file=sys.stderr)
 
 
 def analyse(job, model, opts, k: int) -> list[dict]:

@@ -222,6 +222,22 @@ def environment(device: str) -> dict[str, Any]:
     return env
 
 
+# What decides whether two CPU records of the same job can be bitwise equal, besides the commit and the thread count:
+# torch's build (its MKL and oneDNN pick code paths per CPU: an AMD EPYC and an Intel Xeon round differently even on
+# the same OpenBLAS kernel, benchmarks/README.md section 25), the CPU, its vector kernels and numpy's BLAS kernel.
+REPRODUCTION_FIELDS = ("torch", "cpu", "cpu_capability", "blas", "gpu")
+
+
+def environment_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """Where two records' environments differ in a field that can make the same job's numbers differ, one phrase
+    each ("cpu 'AMD EPYC' there, 'Intel Xeon' here"); empty when they agree on every field either names."""
+    def shown(value: Any) -> str:
+        return "not recorded" if value is None else repr(value)
+
+    return [f"{key} {shown(theirs.get(key))} there, {shown(ours.get(key))} here" for key in REPRODUCTION_FIELDS
+            if theirs.get(key) != ours.get(key)]
+
+
 def _cpu_kernels() -> dict[str, Any]:
     """The CPU and kernels chosen for it: what makes CPU records of the same commit, seeds and thread count differ
     between machines. Torch's vector kernels (`cpu_capability`, e.g. AVX2 or AVX512; oneDNN dispatches on the CPU

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import importlib.util
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -637,3 +638,40 @@ def test_gps_local_growth_reads_gins_mlp_input_which_grows_with_the_degree_only_
         alone, _ = layer_norms(model, [Batch.from_data_list([g])])
         beside, _ = layer_norms(model, [Batch.from_data_list([g, complete(20), g])])
         assert all(torch.allclose(alone[k][0], beside[k][2], rtol=1e-5) for k in alone)
+
+
+def test_a_rerun_that_differs_from_its_record_names_the_environment_fields_that_differ(tmp_path, capsys):
+    """benchmarks/structure_errors.py's record check: equal metrics and epoch say 'equals' and nothing more; a rerun
+    that differs and ran on another CPU names each field of the environment that differs (benchmarks/README.md
+    section 25: the same job on an AMD EPYC and an Intel Xeon, same OpenBLAS kernel, is not the same bits)."""
+    from types import SimpleNamespace
+
+    from gbench.repro import environment_differences
+
+    amd = {"torch": "2.14.1+cu130", "cpu": "AMD EPYC", "cpu_capability": "AVX512",
+           "blas": "openblas 0.3.31.188.0 Haswell", "python": "3.11.7"}
+    intel = {**amd, "cpu": "Intel(R) Xeon(R) Processor", "python": "3.11.9"}
+    assert environment_differences(amd, dict(amd)) == []
+    assert environment_differences(amd, intel) == ["cpu 'AMD EPYC' there, 'Intel(R) Xeon(R) Processor' here"]
+    older = {k: v for k, v in amd.items() if k != "blas"}
+    assert environment_differences(older, amd) == ["blas not recorded there, 'openblas 0.3.31.188.0 Haswell' here"]
+
+    job = SimpleNamespace(task=SimpleNamespace(id="structure-spectral-gap"), model=SimpleNamespace(name="gcn-degree"),
+                          seed=1, job_id="0fac383d364ae951")
+    place = tmp_path / "records" / "structure-spectral-gap" / "gcn-degree" / "s0001-0fac383d364ae951.json"
+    place.parent.mkdir(parents=True)
+    metrics = {"test_id": {"mae": 0.0997}, "val": {"mae": 0.0973}}
+    place.write_text(json.dumps({"metrics": metrics, "selected_epoch": 25, "environment": amd}))
+    check = _benchmark("structure_errors").say_whether_it_equals_the_record
+
+    check(str(tmp_path), job, SimpleNamespace(metrics=metrics, selected_epoch=25, environment=intel))
+    said = capsys.readouterr().err
+    assert said.startswith("equals the committed record") and "environments" not in said
+    check(str(tmp_path), job, SimpleNamespace(metrics={"test_id": {"mae": 0.0934}, "val": {"mae": 0.0902}},
+                                              selected_epoch=75, environment=intel))
+    said = capsys.readouterr().err
+    assert said.startswith("DIFFERS FROM") and "cpu 'AMD EPYC' there, 'Intel(R) Xeon(R) Processor' here" in said
+    assert "python" not in said
+    check(str(tmp_path), job, SimpleNamespace(metrics=metrics, selected_epoch=26, environment=dict(amd)))
+    said = capsys.readouterr().err
+    assert said.startswith("DIFFERS FROM") and "environments" not in said
