@@ -226,3 +226,38 @@ def test_gps_local_gcn_and_gin_mean_swap_gins_neighbour_sum_for_a_size_free_upda
         gps(info, local="gat")
     with pytest.raises(ValueError, match="reads no edge features"):
         gps(_info(), local="gcn", use_edge_attr=True)
+
+
+def test_gin_aggr_mean_averages_the_neighbours_with_gins_parameters():
+    """`gin` with `aggr: mean` (a what-if beside the GPS one above): the same parameters as GIN-0, a node update on
+    a complete graph with equal node states that is the same at 5 and 20 nodes where the sum's grows, and so, with a
+    mean readout, one prediction for both graphs; an unknown aggregation or OGB's molecule GIN with it is refused."""
+    from torch_geometric.data import Batch, Data
+    from torch_geometric.nn import GINConv
+
+    from gbench.models.graph import gin
+
+    info = _info(edge_dim=None)
+    torch.manual_seed(0)
+    summed, averaged = gin(info, hidden=8, layers=2), gin(info, hidden=8, layers=2, aggr="mean", readout="mean")
+    assert count_parameters(summed) == count_parameters(averaged)
+    assert all(isinstance(c, GINConv) for c in averaged.convs)
+
+    def complete(n):
+        ei = torch.tensor([(i, j) for i in range(n) for j in range(n) if i != j]).t()
+        return Data(x=torch.ones(n, info.num_features), edge_index=ei, num_nodes=n)
+
+    def node_update(model, n):
+        with torch.no_grad():
+            return model.convs[0](torch.ones(n, 8), complete(n).edge_index)[0]
+
+    summed.eval(), averaged.eval()  # batch norm on running statistics: equal rows in training mode divide ~0 by ~0
+    assert torch.allclose(node_update(averaged, 5), node_update(averaged, 20), atol=1e-5)
+    assert not torch.allclose(node_update(summed, 5), node_update(summed, 20), atol=1e-3)
+    with torch.no_grad():
+        small_and_large = averaged(Batch.from_data_list([complete(5), complete(20)]))
+    assert torch.allclose(small_and_large[0], small_and_large[1], atol=1e-5)
+    with pytest.raises(ValueError, match="aggr 'max' is not one of sum, mean"):
+        gin(info, aggr="max")
+    with pytest.raises(ValueError, match="not available with ogb_conv"):
+        gin(info, aggr="mean", ogb_conv=True)

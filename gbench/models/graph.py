@@ -181,8 +181,10 @@ def _no_pe(pe: str | None) -> None:
 def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5, readout: Readout = "sum",
         residual: bool = False, use_edge_attr: bool = False, train_eps: bool = False,
         layer_readout: bool = False, ogb_conv: bool = False, virtual_node: bool = False, pe: str | None = None,
-        pe_args: dict | None = None) -> nn.Module:
-    """Graph isomorphism network (Xu et al., ICLR 2019): GIN-0 layers with 2-layer MLPs. With edge features,
+        pe_args: dict | None = None, aggr: Literal["sum", "mean"] = "sum") -> nn.Module:
+    """Graph isomorphism network (Xu et al., ICLR 2019): GIN-0 layers with 2-layer MLPs. `aggr: mean` averages the
+    neighbours instead of summing them (not GIN as published: a what-if for size generalisation, as GPS's `local:
+    gin-mean`; the MLP and parameters are GIN's). With edge features,
     GINE layers (Hu et al., ICLR 2020). `layer_readout`: Xu et al.'s and Errica et al.'s prediction from every
     layer (input MLP + `layers` GIN layers, each pooled and linearly mapped to the output, summed; dropout only
     there); otherwise the last layer's pooled representation goes through an MLP head. `ogb_conv` or
@@ -190,14 +192,19 @@ def gin(info: TaskInfo, hidden: int = 64, layers: int = 5, dropout: float = 0.5,
     `hidden` is OGB's emb_dim), with a virtual node when `virtual_node` (OGB's gin-virtual)."""
     from torch_geometric.nn import GINConv, GINEConv
 
+    if aggr not in ("sum", "mean"):
+        raise ValueError(f"gin: aggr '{aggr}' is not one of sum, mean; set it so in the model spec.")
     if ogb_conv or virtual_node:
         _no_pe(pe)
+        if aggr != "sum":
+            raise ValueError("gin: aggr: mean is not available with ogb_conv or virtual_node; drop one of them.")
         return OGBMolNet(info, "gin", layers, hidden, dropout, virtual_node, readout)
+    neighbours = "add" if aggr == "sum" else "mean"
 
     def make(h: int) -> nn.Module:
         if use_edge_attr and info.edge_dim:
-            return GINEConv(_mlp(h, h), train_eps=train_eps)
-        return GINConv(_mlp(h, h), train_eps=train_eps)
+            return GINEConv(_mlp(h, h), train_eps=train_eps, aggr=neighbours)
+        return GINConv(_mlp(h, h), train_eps=train_eps, aggr=neighbours)
 
     return GraphNet(info, make, hidden, layers, dropout, readout, residual, use_edge_attr,
                     layer_readout=layer_readout, pe=pe, pe_args=pe_args)
