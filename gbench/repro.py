@@ -223,7 +223,7 @@ def environment(device: str) -> dict[str, Any]:
 
 
 # What decides whether two CPU records of the same job can be bitwise equal, besides the commit and the thread count:
-# torch's build (its MKL and oneDNN pick code paths per CPU: an AMD EPYC and an Intel Xeon round differently even on
+# torch's build (its MKL picks a code path per CPU: an AMD EPYC and an Intel Xeon round differently even on
 # the same OpenBLAS kernel, benchmarks/README.md section 25), the CPU, its vector kernels and numpy's BLAS kernel.
 REPRODUCTION_FIELDS = ("torch", "cpu", "cpu_capability", "blas", "gpu")
 
